@@ -1,0 +1,128 @@
+"""The `sentrail` command: serve, bootstrap, and the projection tasks."""
+from __future__ import annotations
+
+import logging
+import time
+
+import click
+import orjson
+
+from sentrail.config import Config
+
+
+def _config(database: str | None = None, read_only: bool = False) -> Config:
+    return Config.from_env(database_url=database, read_only=read_only or None)
+
+
+@click.group()
+def main() -> None:
+    """A self-hosted server for the Sentry management API and event ingestion."""
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+
+
+@main.command()
+@click.option('--host', default='127.0.0.1', show_default=True)
+@click.option('--port', default=9000, show_default=True, type=int)
+@click.option('--workers', default=2, show_default=True, type=int)
+@click.option('--threads', default=4, show_default=True, type=int)
+@click.option('--database', default=None, help='Database URL (default: $SENTRAIL_DATABASE_URL or sqlite:///sentrail.db).')
+@click.option('--read-only', is_flag=True, help='Serve the read models only; every write is refused.')
+def serve(host: str, port: int, workers: int, threads: int, database: str | None, read_only: bool) -> None:
+    """Start the HTTP server (gunicorn); on an empty store, create the first install."""
+    from sentrail.server import serve as run_gunicorn
+    from sentrail.seed import ensure_installation, store_is_empty
+    from sentrail.services import Services
+
+    config = _config(database, read_only)
+    services = Services(config)
+    if store_is_empty(services) and not read_only:
+        installation = ensure_installation(services, 'sentry', 'sentry', 'internal')
+        click.echo('Created the first organization "sentry" with team "sentry" and project "internal".')
+        click.echo(f'  user:       {installation.email}  password: {installation.password}')
+        click.echo(f'  api key:    {installation.api_key}')
+        click.echo(f'  auth token: {installation.auth_token}')
+        click.echo(f'  DSN:        {installation.dsn}')
+    services.close()
+    run_gunicorn(config, host=host, port=port, workers=workers, threads=threads)
+
+
+@main.command()
+@click.option('--org', 'org_slug', required=True)
+@click.option('--team', 'team_slug', required=True)
+@click.option('--project', 'project_slug', required=True)
+@click.option('--email', default=None)
+@click.option('--password', default=None)
+@click.option('--json', 'as_json', is_flag=True, help='Print one JSON object.')
+def bootstrap(org_slug: str, team_slug: str, project_slug: str, email: str | None, password: str | None,
+              as_json: bool) -> None:
+    """Create whatever is missing and print fresh credentials."""
+    from sentrail.seed import DEFAULT_EMAIL, ensure_installation
+    from sentrail.services import Services
+
+    services = Services(_config())
+    installation = ensure_installation(services, org_slug, team_slug, project_slug,
+                                       email=email or DEFAULT_EMAIL, password=password)
+    if as_json:
+        click.echo(orjson.dumps(installation.as_json()).decode())
+    else:
+        for name, value in installation.as_json().items():
+            click.echo(f'{name}: {value}')
+
+
+@main.group()
+def projections() -> None:
+    """Read-model tasks: follow the log, show positions, rebuild."""
+
+
+@projections.command('run')
+@click.option('--interval', default=0.5, show_default=True, type=float)
+def projections_run(interval: float) -> None:
+    """Keep every projection at the head of the log."""
+    from sentrail.services import Services
+
+    Services(_config()).runner.run_forever(interval=interval)
+
+
+@projections.command('status')
+@click.option('--json', 'as_json', is_flag=True)
+def projections_status(as_json: bool) -> None:
+    """Each projection's position against the head of the log."""
+    from sentrail.services import Services
+
+    rows = Services(_config()).runner.status()
+    if as_json:
+        for row in rows:
+            click.echo(orjson.dumps({'name': row.name, 'position': row.position, 'head': row.head,
+                                     'lag': row.lag}).decode())
+        return
+    click.echo(f'{"projection":<20} {"position":>10} {"head":>10} {"lag":>10}')
+    for row in rows:
+        click.echo(f'{row.name:<20} {row.position:>10} {row.head:>10} {row.lag:>10}')
+
+
+@projections.command('rebuild')
+@click.argument('names', nargs=-1)
+def projections_rebuild(names: tuple[str, ...]) -> None:
+    """Drop the named read models (default: all) and rebuild them from position 0."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sentrail.services import Services
+
+    runner = Services(_config()).runner
+    unknown = [n for n in names if n not in runner.projections]
+    if unknown:
+        raise click.BadParameter(f'unknown projection {unknown[0]!r}; known: {", ".join(runner.projections)}')
+    chosen = list(names or runner.projections)
+    head = runner.head()
+    started = time.monotonic()
+    with Progress(TextColumn('{task.description}'), BarColumn(), TextColumn('{task.completed}/{task.total}'),
+                  TimeElapsedColumn()) as progress:
+        tasks = {name: progress.add_task(name, total=head) for name in chosen}
+        runner.rebuild(chosen, progress=lambda name, position, _: progress.update(tasks[name], completed=position))
+    elapsed = time.monotonic() - started
+    rate = head * len(chosen) / elapsed if elapsed else 0
+    click.echo(f'rebuilt {len(chosen)} projection(s) over {head} events in {elapsed:.1f}s ({rate:,.0f} events/s)')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,83 @@
+"""The write side's unit of work: loads aggregates, allocates ids, saves atomically."""
+from __future__ import annotations
+
+import secrets
+from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+
+from sentrail.domain.entity import Entity
+from sentrail.domain.errors import NotFound
+from sentrail.domain.sequence import Sequence, sequence_id
+from sentrail.domain.slugs import SlugClaim, claim_id
+
+T = TypeVar('T', bound=Aggregate)
+
+
+def event_store_url(database_url: str) -> str:
+    """SQLite writers from several processes must wait for the lock, not fail at once."""
+    if database_url.startswith('sqlite') and 'timeout=' not in database_url:
+        return database_url + ('&' if '?' in database_url else '?') + 'timeout=30'
+    return database_url
+
+
+class Sentrail(Application):
+    """One application, hence one notification log: projections and the audit trail
+    read every change in a single global order."""
+
+    name = 'sentrail'
+    snapshotting_intervals = {Sequence: 100}
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(env={
+            'PERSISTENCE_MODULE': 'eventsourcing_sqlalchemy',
+            'SQLALCHEMY_URL': event_store_url(database_url),
+            'IS_SNAPSHOTTING_ENABLED': 'y',
+        })
+
+    def load(self, cls: type[T], aggregate_id: UUID, *, allow_deleted: bool = False) -> T:
+        """Load an aggregate or raise the domain's NotFound (deleted counts as gone)."""
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound('The requested resource does not exist') from None
+        if not isinstance(aggregate, cls):
+            raise NotFound('The requested resource does not exist')
+        if isinstance(aggregate, Entity) and aggregate.deleted and not allow_deleted:
+            raise NotFound('The requested resource does not exist')
+        return aggregate
+
+    def find(self, aggregate_id: UUID) -> Aggregate | None:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def next_number(self, kind: str) -> tuple[Sequence, int]:
+        """A public id; the returned sequence must be saved with the new aggregate."""
+        sequence = self.find(sequence_id(kind))
+        if not isinstance(sequence, Sequence):
+            sequence = Sequence(kind)
+        return sequence, sequence.allocate()
+
+    def claim_slug(self, scope: str, slug: str, owner_id: UUID) -> SlugClaim:
+        """Reserve a slug for owner_id; raises Conflict when someone else holds it."""
+        claim = self.find(claim_id(scope, slug))
+        if isinstance(claim, SlugClaim):
+            claim.reclaim(owner_id)
+            return claim
+        return SlugClaim(scope, slug, owner_id)
+
+    def release_slug(self, scope: str, slug: str) -> SlugClaim | None:
+        claim = self.find(claim_id(scope, slug))
+        if isinstance(claim, SlugClaim) and claim.owner_id is not None:
+            claim.release()
+            return claim
+        return None
+
+
+def new_secret(nbytes: int = 16) -> str:
+    """Random lowercase hex, the format Sentry uses for keys and tokens."""
+    return secrets.token_hex(nbytes)

@@ -1,0 +1,29 @@
+"""The Falcon application factory: every route, middleware and error handler."""
+from __future__ import annotations
+
+import falcon
+
+from sentrail.config import Config
+from sentrail.http import errors
+from sentrail.http.auth import AuthMiddleware
+from sentrail.http.media import json_handler
+from sentrail.http.resource import AllowMiddleware
+from sentrail.http.resources import organizations, root
+from sentrail.services import Services
+
+ROUTE_FAMILIES = (root, organizations)
+
+
+def create_app(config: Config | None = None, services: Services | None = None) -> falcon.App:
+    services = services or Services(config or Config.from_env())
+    app = falcon.App(middleware=[AllowMiddleware(), AuthMiddleware(services)])
+    app.req_options.strip_url_path_trailing_slash = False
+    app.req_options.auto_parse_qs_csv = False
+    handler = json_handler()
+    app.req_options.media_handlers[falcon.MEDIA_JSON] = handler
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = handler
+    errors.install(app)
+    for family in ROUTE_FAMILIES:
+        for path, resource in family.routes(services):
+            app.add_route(path, resource)
+    return app

@@ -1,0 +1,11 @@
+"""Every read model sentrail maintains, in the order the runner applies them."""
+from __future__ import annotations
+
+from sentrail.projections.accounts import AccountProjection
+from sentrail.projections.base import Projection
+from sentrail.projections.organizations import OrganizationProjection
+from sentrail.projections.projects import ProjectProjection
+
+
+def all_projections() -> list[Projection]:
+    return [AccountProjection(), OrganizationProjection(), ProjectProjection()]
