@@ -5,6 +5,8 @@ import secrets
 from typing import TypeVar
 from uuid import UUID
 
+import sqlalchemy
+
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 
@@ -35,7 +37,24 @@ class Sentrail(Application):
             'PERSISTENCE_MODULE': 'eventsourcing_sqlalchemy',
             'SQLALCHEMY_URL': event_store_url(database_url),
             'IS_SNAPSHOTTING_ENABLED': 'y',
+            'AGGREGATE_CACHE_MAXSIZE': '5000',
         })
+        self.tune_sqlite()
+
+    def tune_sqlite(self) -> None:
+        """WAL with synchronous=NORMAL: a commit no longer waits for fsync, and
+        a crash still loses no committed transaction's consistency."""
+        engine = self.recorder.datastore.engine
+        if engine is None or engine.dialect.name != 'sqlite':
+            return
+
+        @sqlalchemy.event.listens_for(engine, 'connect')
+        def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute('PRAGMA synchronous=NORMAL')
+            cursor.close()
+
+        engine.dispose()
 
     def load(self, cls: type[T], aggregate_id: UUID, *, allow_deleted: bool = False) -> T:
         """Load an aggregate or raise the domain's NotFound (deleted counts as gone)."""
