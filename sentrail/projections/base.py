@@ -39,10 +39,19 @@ class Projection:
     def topics(cls) -> list[str]:
         return sorted(get_topic(c) for c in cls._handlers)
 
+    def handles_event(self, event: DomainEventProtocol) -> bool:
+        return type(event) in self._handlers
+
     def apply(self, conn: Connection, event: DomainEventProtocol, position: int) -> None:
         handler = self._handlers.get(type(event))
         if handler is not None:
             handler(self, conn, event, position)
+
+    def apply_batch(self, conn: Connection, batch: list[tuple[DomainEventProtocol, int]]) -> None:
+        """Apply a batch in log order. Projections under heavy traffic override
+        this to fold the batch in memory and write each row once."""
+        for event, position in batch:
+            self.apply(conn, event, position)
 
     def clear(self, conn: Connection) -> None:
         for table in reversed(self.tables):

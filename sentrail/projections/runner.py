@@ -29,10 +29,12 @@ class Status:
 
 
 class ProjectionRunner:
-    """Reads the log in order and applies each batch, with its tracking position,
-    in one transaction. The tracking row is locked first (FOR UPDATE, or SQLite's
-    BEGIN IMMEDIATE), so concurrent runners serialise and the loser finds the work
-    done: nothing is applied twice, nothing skipped, even after a crash mid-batch."""
+    """Reads the log in order and applies each batch, with the tracking positions,
+    in one transaction. The tracking rows are locked first (FOR UPDATE, or
+    SQLite's BEGIN IMMEDIATE), so concurrent runners serialise and the loser
+    finds the work done: nothing is applied twice, nothing skipped, even after a
+    crash mid-batch. Projections at the same position share one pass over the
+    log, so each notification is read and decoded once."""
 
     def __init__(self, app: Application, engine: Engine, projections: Iterable[Projection],
                  batch: int = BATCH) -> None:
@@ -67,46 +69,59 @@ class ProjectionRunner:
         """Apply everything up to `until` (default: the head) to each projection."""
         target = self.head() if until is None else until
         positions = self.positions()
-        for name in (names or self.projections):
-            if positions.get(name, 0) < target:
-                self._advance(self.projections[name], target, progress)
+        behind = [n for n in (names or self.projections) if positions.get(n, 0) < target]
+        by_position: dict[int, list[str]] = {}
+        for name in behind:
+            by_position.setdefault(positions.get(name, 0), []).append(name)
+        for group in by_position.values():
+            self._advance(sorted(group), target, progress)
 
-    def _advance(self, projection: Projection, target: int, progress: Progress | None) -> None:
+    def _advance(self, names: list[str], target: int, progress: Progress | None) -> None:
+        topics = sorted({topic for name in names for topic in self._topics[name]})
         while True:
             with self.engine.begin() as conn:
-                position = self._lock(conn, projection.name)
-                if position >= target:
+                positions = self._lock(conn, names)
+                start = min(positions.values())
+                if start >= target:
                     return
                 notifications = self.app.recorder.select_notifications(
-                    start=position, limit=self.batch, stop=target,
-                    topics=self._topics[projection.name], inclusive_of_start=False,
+                    start=start, limit=self.batch, stop=target, topics=topics, inclusive_of_start=False,
                 )
+                batches: dict[str, list] = {name: [] for name in names}
                 for notification in notifications:
-                    projection.apply(conn, self.app.mapper.to_domain_event(notification), notification.id)
+                    event = self.app.mapper.to_domain_event(notification)
+                    for name in names:
+                        if notification.id > positions[name] and self.projections[name].handles_event(event):
+                            batches[name].append((event, notification.id))
+                for name in names:
+                    if batches[name]:
+                        self.projections[name].apply_batch(conn, batches[name])
                 done = len(notifications) < self.batch
-                new_position = target if done else notifications[-1].id
-                conn.execute(update(tracking).where(tracking.c.name == projection.name)
-                             .values(position=new_position))
+                reached = target if done else notifications[-1].id
+                for name in names:
+                    if reached > positions[name]:
+                        conn.execute(update(tracking).where(tracking.c.name == name).values(position=reached))
             if progress:
-                progress(projection.name, new_position, target)
+                for name in names:
+                    progress(name, reached, target)
             if done:
                 return
 
-    def _lock(self, conn: Connection, name: str) -> int:
-        query = select(tracking.c.position).where(tracking.c.name == name)
+    def _lock(self, conn: Connection, names: list[str]) -> dict[str, int]:
+        query = (select(tracking.c.name, tracking.c.position).where(tracking.c.name.in_(names))
+                 .order_by(tracking.c.name))
         if conn.dialect.name == 'postgresql':
             query = query.with_for_update()
-        return conn.execute(query).scalar_one()
+        return {name: position for name, position in conn.execute(query).all()}
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> None:
         """Empty the read tables and replay the whole log into them."""
-        chosen = list(names or self.projections)
-        for name in chosen:
-            projection = self.projections[name]
-            with self.engine.begin() as conn:
-                self._lock(conn, name)
-                projection.clear(conn)
-                conn.execute(update(tracking).where(tracking.c.name == name).values(position=0))
+        chosen = sorted(names or self.projections)
+        with self.engine.begin() as conn:
+            self._lock(conn, chosen)
+            for name in chosen:
+                self.projections[name].clear(conn)
+            conn.execute(update(tracking).where(tracking.c.name.in_(chosen)).values(position=0))
         self.catch_up(names=chosen, progress=progress)
 
     def run_forever(self, interval: float = 0.5, should_stop: Callable[[], bool] = lambda: False) -> None:
