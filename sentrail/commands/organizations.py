@@ -9,7 +9,7 @@ from sentrail.commands.bus import Outcome, handles, save
 from sentrail.domain.actor import Actor
 from sentrail.domain.apikey import ApiKey, ProjectKey
 from sentrail.domain.errors import Conflict, Invalid
-from sentrail.domain.member import Member, member_id
+from sentrail.domain.member import Member, OwnerRoster, member_id
 from sentrail.domain.organization import Organization
 from sentrail.domain.project import Project
 from sentrail.domain.roles import API_KEY_DEFAULT_SCOPES, check_scopes
@@ -108,8 +108,9 @@ def create_organization(app: Sentrail, cmd: CreateOrganization) -> Outcome:
     if cmd.owner_id is not None:
         user = app.load(User, cmd.owner_id)
         member_sequence, member_number = app.next_number('member')
-        created += [member_sequence, Member(number=member_number, organization_id=org.id, email=user.email,
-                                            user_id=user.id, role='owner', team_ids=team_ids, meta=meta)]
+        owner = Member(number=member_number, organization_id=org.id, email=user.email, user_id=user.id,
+                       role='owner', team_ids=team_ids, meta=meta)
+        created += [member_sequence, owner, OwnerRoster(organization_id=org.id, owner_ids=[owner.id])]
     return save(app, *created, id=str(number), organization_id=org.id, slug=slug)
 
 

@@ -10,7 +10,15 @@ from sentrail.domain.identity import natural_id
 
 
 class User(Entity):
-    """A person; identified by a unique email (its id derives from it)."""
+    """A person; identified by a unique email.
+
+    The aggregate id derives from the email the account registered with, so two
+    concurrent registrations of one address collide in the event store. A later
+    change of email cannot move the id, so uniqueness of the current address is
+    kept by claims (see commands/accounts.py): every address an account has held
+    stays reserved to it, the registration address because the id is built from
+    it, the others so that one rule covers them all.
+    """
 
     class Registered(Aggregate.Created):
         number: int

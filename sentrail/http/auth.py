@@ -42,7 +42,9 @@ class Auth:
 
     @property
     def is_superuser(self) -> bool:
-        return bool(self.user is not None and self.user.is_superuser)
+        """Superuser powers need a logged-in session: a leaked token or key of a
+        superuser reaches no further than its owner's memberships."""
+        return bool(self.kind == 'session' and self.user is not None and self.user.is_superuser)
 
     def actor(self) -> Actor:
         if self.api_key is not None:

@@ -109,6 +109,12 @@ def token_by_secret(conn: Connection, token: str) -> Row | None:
     return conn.execute(select(api_tokens).where(api_tokens.c.token_hash == digest(token))).first()
 
 
+def token_of_user(conn: Connection, user_id: str, token: str) -> Row | None:
+    """The user's own token with this secret; None for anyone else's."""
+    row = token_by_secret(conn, token)
+    return row if row is not None and row.user_id == user_id else None
+
+
 def tokens_of_user(conn: Connection, user_id: str) -> list[Row]:
     return conn.execute(select(api_tokens).where(api_tokens.c.user_id == user_id)
                         .order_by(api_tokens.c.number)).all()

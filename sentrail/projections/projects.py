@@ -126,3 +126,7 @@ def project_key_by_public(conn: Connection, public: str) -> Row | None:
 def keys_of_project(conn: Connection, project_id: str) -> list[Row]:
     return conn.execute(select(project_keys).where(project_keys.c.project_id == project_id)
                         .order_by(project_keys.c.number.desc())).all()
+
+
+def project_by_id(conn: Connection, project_id: str) -> Row | None:
+    return conn.execute(select(projects).where(projects.c.id == project_id)).first()

@@ -17,6 +17,7 @@ def organization(row: Row) -> dict:
         'dateCreated': iso(row.date_created),
         'isEarlyAdopter': bool(row.flags.get('is_early_adopter')),
         'require2FA': bool(row.flags.get('require_2fa')),
+        'requireEmailVerification': False,
         'avatar': {'avatarType': 'letter_avatar', 'avatarUuid': None},
         'status': {'id': 'active', 'name': 'active'},
         'features': list(FEATURES),

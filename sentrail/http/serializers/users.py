@@ -1,4 +1,4 @@
-"""Sentry's User shape."""
+"""Sentry's User and ApiToken shapes."""
 from __future__ import annotations
 
 import hashlib
@@ -33,4 +33,22 @@ def user(row: Row, *, is_self: bool = False) -> dict:
     if is_self:
         body['options'] = {'language': 'en', 'stacktraceOrder': 'default', 'timezone': 'UTC',
                            'clock24Hours': False}
+        body['identities'] = []
     return body
+
+
+def detailed_user(row: Row, *, is_self: bool = False) -> dict:
+    """`users/{id}/` adds the two-factor devices; sentrail has none to list."""
+    return {**user(row, is_self=is_self), 'authenticators': []}
+
+
+def api_token(row: Row) -> dict:
+    """A personal token, shown with its secret: its owner may always read it back, as in Sentry."""
+    return {
+        'id': str(row.number),
+        'scopes': list(row.scopes),
+        'application': None,
+        'expiresAt': None,
+        'dateCreated': iso(row.date_created),
+        'token': row.token,
+    }
