@@ -124,5 +124,49 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
     click.echo(f'rebuilt {len(chosen)} projection(s) over {head} events in {elapsed:.1f}s ({rate:,.0f} events/s)')
 
 
+@main.group()
+def audit() -> None:
+    """The audit trail, read from the event store."""
+
+
+def _moment(value: str | None) -> 'datetime | None':
+    from datetime import datetime, timezone
+
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value.replace('Z', '+00:00'))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@audit.command('replay')
+@click.option('--org', 'org_slug', default=None, help='Only this organization (any slug it has had).')
+@click.option('--since', default=None, help='ISO time; entries at or after it.')
+@click.option('--until', default=None, help='ISO time; entries at or before it.')
+@click.option('--format', 'output', type=click.Choice(['text', 'jsonl']), default='text', show_default=True)
+def audit_replay(org_slug: str | None, since: str | None, until: str | None, output: str) -> None:
+    """Walk the event store in order and print who did what, when, to what."""
+    import sys
+
+    from rich.progress import Progress
+
+    from sentrail.commands.application import Sentrail
+    from sentrail.http.serializers.audit import audit_entry
+    from sentrail.replay import replay
+
+    app = Sentrail(_config().database_url)
+    show_progress = sys.stderr.isatty()
+    with Progress(transient=True, disable=not show_progress) as progress:
+        task = progress.add_task('replaying', total=None)
+        rows = replay(app, org_slug, _moment(since), _moment(until),
+                      progress=lambda done, total: progress.update(task, completed=done, total=total))
+        for row in rows:
+            entry = audit_entry(row)
+            if output == 'jsonl':
+                click.echo(orjson.dumps(entry).decode())
+            else:
+                click.echo(f"{entry['dateCreated']}  {entry['event']:<22} {entry['actor']['name']:<30} "
+                           f"{entry['ipAddress'] or '-':<15} {entry['note']}")
+
+
 if __name__ == '__main__':
     main()

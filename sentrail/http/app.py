@@ -8,10 +8,10 @@ from sentrail.http import errors
 from sentrail.http.auth import AuthMiddleware
 from sentrail.http.media import json_handler
 from sentrail.http.resource import AllowMiddleware
-from sentrail.http.resources import apikeys, members, organizations, projectkeys, projects, root, teams, users
+from sentrail.http.resources import apikeys, audit, members, organizations, projectkeys, projects, root, teams, users
 from sentrail.services import Services
 
-ROUTE_FAMILIES = (root, users, organizations, members, apikeys, teams, projects, projectkeys)
+ROUTE_FAMILIES = (root, users, organizations, audit, members, apikeys, teams, projects, projectkeys)
 
 
 def create_app(config: Config | None = None, services: Services | None = None) -> falcon.App:

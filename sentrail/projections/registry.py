@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from sentrail.projections.accounts import AccountProjection
+from sentrail.projections.audit import AuditLogProjection
 from sentrail.projections.base import Projection
 from sentrail.projections.organizations import OrganizationProjection
 from sentrail.projections.projects import ProjectProjection
 
 
 def all_projections() -> list[Projection]:
-    return [AccountProjection(), OrganizationProjection(), ProjectProjection()]
+    return [AccountProjection(), AuditLogProjection(), OrganizationProjection(), ProjectProjection()]
