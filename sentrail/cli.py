@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timezone
 
 import click
 import orjson
@@ -102,26 +103,44 @@ def projections_status(as_json: bool) -> None:
 
 @projections.command('rebuild')
 @click.argument('names', nargs=-1)
-def projections_rebuild(names: tuple[str, ...]) -> None:
+@click.option('--until', default=None, help='ISO time: build the read models as they stood then.')
+@click.option('--database', default=None,
+              help='Write the read models into this database instead (the event store stays the configured one).')
+def projections_rebuild(names: tuple[str, ...], until: str | None, database: str | None) -> None:
     """Drop the named read models (default: all) and rebuild them from position 0."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-    from sentrail.services import Services
+    from sentrail.commands.application import Sentrail
+    from sentrail.projections.database import make_engines
+    from sentrail.projections.registry import all_projections
+    from sentrail.projections.runner import ProjectionRunner
 
-    runner = Services(_config()).runner
+    source = _config().database_url
+    writer, _ = make_engines(database or source)
+    runner = ProjectionRunner(Sentrail(source), writer, all_projections())
+    runner.create_tables()
     unknown = [n for n in names if n not in runner.projections]
     if unknown:
         raise click.BadParameter(f'unknown projection {unknown[0]!r}; known: {", ".join(runner.projections)}')
     chosen = list(names or runner.projections)
-    head = runner.head()
+    moment = _moment(until)
+    target = runner.position_at(moment) if moment else runner.head()
     started = time.monotonic()
-    with Progress(TextColumn('{task.description}'), BarColumn(), TextColumn('{task.completed}/{task.total}'),
-                  TimeElapsedColumn()) as progress:
-        tasks = {name: progress.add_task(name, total=head) for name in chosen}
-        runner.rebuild(chosen, progress=lambda name, position, _: progress.update(tasks[name], completed=position))
+    columns = (TextColumn('{task.description}'), BarColumn(), TaskProgressColumn(),
+               TextColumn('{task.completed}/{task.total}'), TextColumn('{task.fields[rate]}'), TimeElapsedColumn())
+    with Progress(*columns) as progress:
+        tasks = {name: progress.add_task(name, total=target, rate='') for name in chosen}
+
+        def show(name: str, position: int, _: int) -> None:
+            elapsed = time.monotonic() - started
+            rate = f'{position / elapsed:,.0f} events/s' if elapsed else ''
+            progress.update(tasks[name], completed=position, rate=rate)
+
+        runner.rebuild(chosen, progress=show, until=target)
     elapsed = time.monotonic() - started
-    rate = head * len(chosen) / elapsed if elapsed else 0
-    click.echo(f'rebuilt {len(chosen)} projection(s) over {head} events in {elapsed:.1f}s ({rate:,.0f} events/s)')
+    rate = target / elapsed if elapsed else 0
+    click.echo(f'rebuilt {len(chosen)} projection(s) up to position {target} in {elapsed:.1f}s '
+               f'({rate:,.0f} log positions/s)')
 
 
 @main.group()
@@ -129,9 +148,7 @@ def audit() -> None:
     """The audit trail, read from the event store."""
 
 
-def _moment(value: str | None) -> 'datetime | None':
-    from datetime import datetime, timezone
-
+def _moment(value: str | None) -> datetime | None:
     if not value:
         return None
     moment = datetime.fromisoformat(value.replace('Z', '+00:00'))

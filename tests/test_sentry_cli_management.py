@@ -3,7 +3,6 @@ and `projects list`, with 3.x (Bearer token) and 2.x (legacy API key, Basic)."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,29 +19,6 @@ from sentrail.services import Services
 from tests.conftest import LiveServer
 
 SENTRY_CLI_3 = Path(sys.executable).parent / 'sentry-cli'
-SENTRY_CLI_2_VERSION = '2.58.6'
-# What pip prints when it cannot reach a package index (as opposed to any other failure).
-UNREACHABLE = re.compile(r'No matching distribution|Could not find a version|Connection|NewConnectionError|'
-                         r'Temporary failure in name resolution|Network is unreachable', re.I)
-
-
-@pytest.fixture(scope='session')
-def sentry_cli_2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """sentry-cli 2.x, installed once per session into a temporary directory."""
-    target = tmp_path_factory.mktemp('sentry-cli-2')
-    result = subprocess.run(
-        [sys.executable, '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps',
-         '--target', str(target), f'sentry-cli=={SENTRY_CLI_2_VERSION}'],
-        capture_output=True, text=True, timeout=600,
-    )
-    if result.returncode != 0:
-        if UNREACHABLE.search(result.stderr):
-            pytest.skip(f'pip cannot reach a package index to install sentry-cli {SENTRY_CLI_2_VERSION}: '
-                        f'{result.stderr.strip().splitlines()[-1]}')
-        pytest.fail(f'pip install sentry-cli=={SENTRY_CLI_2_VERSION} failed:\n{result.stderr}')
-    return target / 'bin' / 'sentry-cli'
-
-
 @pytest.fixture
 def server(database_url: str):
     live = LiveServer(database_url)

@@ -7,16 +7,19 @@ from sentrail.config import Config
 from sentrail.http import errors
 from sentrail.http.auth import AuthMiddleware
 from sentrail.http.media import json_handler
+from sentrail.http.readonly import ReadOnlyMiddleware
 from sentrail.http.resource import AllowMiddleware
 from sentrail.http.resources import apikeys, audit, members, organizations, projectkeys, projects, root, teams, users
+from sentrail.http.resources import releases, repos
 from sentrail.services import Services
 
-ROUTE_FAMILIES = (root, users, organizations, audit, members, apikeys, teams, projects, projectkeys)
+ROUTE_FAMILIES = (root, users, organizations, audit, members, apikeys, teams, projects, projectkeys, releases, repos)
 
 
 def create_app(config: Config | None = None, services: Services | None = None) -> falcon.App:
     services = services or Services(config or Config.from_env())
-    app = falcon.App(middleware=[AllowMiddleware(), AuthMiddleware(services)])
+    middleware = [ReadOnlyMiddleware()] if services.config.read_only else []
+    app = falcon.App(middleware=[*middleware, AllowMiddleware(), AuthMiddleware(services)])
     app.req_options.strip_url_path_trailing_slash = False
     app.req_options.auto_parse_qs_csv = False
     handler = json_handler()

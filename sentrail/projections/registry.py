@@ -6,7 +6,9 @@ from sentrail.projections.audit import AuditLogProjection
 from sentrail.projections.base import Projection
 from sentrail.projections.organizations import OrganizationProjection
 from sentrail.projections.projects import ProjectProjection
+from sentrail.projections.releases import ReleaseProjection
 
 
 def all_projections() -> list[Projection]:
-    return [AccountProjection(), AuditLogProjection(), OrganizationProjection(), ProjectProjection()]
+    return [AccountProjection(), AuditLogProjection(), OrganizationProjection(), ProjectProjection(),
+            ReleaseProjection()]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable, Iterable
 
 from eventsourcing.application import Application
@@ -114,15 +115,32 @@ class ProjectionRunner:
             query = query.with_for_update()
         return {name: position for name, position in conn.execute(query).all()}
 
-    def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> None:
-        """Empty the read tables and replay the whole log into them."""
+    def position_at(self, moment: datetime) -> int:
+        """The last notification recorded at or before `moment` (0 if none)."""
+        position, last = 0, 0
+        head = self.head()
+        while position < head:
+            notifications = self.app.recorder.select_notifications(start=position, limit=self.batch, stop=head,
+                                                                   inclusive_of_start=False)
+            if not notifications:
+                break
+            for notification in notifications:
+                if self.app.mapper.to_domain_event(notification).timestamp > moment:
+                    return last
+                last = notification.id
+            position = notifications[-1].id
+        return last
+
+    def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None,
+                until: int | None = None) -> None:
+        """Empty the read tables and replay the log into them (up to `until`)."""
         chosen = sorted(names or self.projections)
         with self.engine.begin() as conn:
             self._lock(conn, chosen)
             for name in chosen:
                 self.projections[name].clear(conn)
             conn.execute(update(tracking).where(tracking.c.name.in_(chosen)).values(position=0))
-        self.catch_up(names=chosen, progress=progress)
+        self.catch_up(until=until, names=chosen, progress=progress)
 
     def run_forever(self, interval: float = 0.5, should_stop: Callable[[], bool] = lambda: False) -> None:
         while not should_stop():
