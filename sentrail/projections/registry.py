@@ -4,11 +4,15 @@ from __future__ import annotations
 from sentrail.projections.accounts import AccountProjection
 from sentrail.projections.audit import AuditLogProjection
 from sentrail.projections.base import Projection
+from sentrail.projections.events import EventProjection
+from sentrail.projections.issues import IssueProjection
 from sentrail.projections.organizations import OrganizationProjection
 from sentrail.projections.projects import ProjectProjection
 from sentrail.projections.releases import ReleaseProjection
 
 
 def all_projections() -> list[Projection]:
-    return [AccountProjection(), AuditLogProjection(), OrganizationProjection(), ProjectProjection(),
-            ReleaseProjection()]
+    return [
+        AccountProjection(), AuditLogProjection(), OrganizationProjection(), ProjectProjection(),
+        IssueProjection(), EventProjection(), ReleaseProjection(),
+    ]

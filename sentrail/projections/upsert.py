@@ -1,0 +1,165 @@
+"""Dialect upserts for counters and "latest" rows, so a projection writes each
+row with one statement per batch, plus the few SQL helpers they need.
+
+SQLAlchemy does not cache the compiled form of the dialects' INSERT ... ON
+CONFLICT constructs: building and compiling one costs far more than running
+it. An `Upsert` is therefore compiled once per dialect and then executed as
+plain driver SQL with many rows at a time.
+"""
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import BigInteger, Connection, Table, cast, func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import ColumnElement
+
+# (dialect name, the `excluded` row) -> {column: new value} for a conflicting row
+Merge = Callable[[str, Any], dict[str, Any]]
+
+_CHUNK = 2000  # rows per existence query: well under SQLite's 32766 parameters
+
+
+def least(dialect: str, a: Any, b: Any) -> ColumnElement[Any]:
+    """min(a, b): SQLite's two-argument min(), PostgreSQL's LEAST()."""
+    return func.least(a, b) if dialect == 'postgresql' else func.min(a, b)
+
+
+def greatest(dialect: str, a: Any, b: Any) -> ColumnElement[Any]:
+    return func.greatest(a, b) if dialect == 'postgresql' else func.max(a, b)
+
+
+def truncate(dialect: str, value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A number cut to an integer toward zero, as Python's int() does (PostgreSQL's
+    cast alone would round)."""
+    if dialect == 'postgresql':
+        value = func.trunc(value)
+    return cast(value, BigInteger)
+
+
+def ensure_ln(conn: Connection) -> None:
+    """SQLite has ln() only when built with its math functions; without them
+    Python's is registered on the connection, once."""
+    if conn.dialect.name != 'sqlite' or 'sentrail_ln' in conn.connection.info:
+        return
+    raw = conn.connection.driver_connection
+    try:
+        raw.execute('SELECT ln(1)').close()
+    except sqlite3.OperationalError:
+        raw.create_function('ln', 1, math.log, deterministic=True)
+    conn.connection.info['sentrail_ln'] = True
+
+
+class Upsert:
+    """INSERT rows into `table`; a row whose `keys` already exist gets what
+    `merge` sets (or is left alone when `merge` is None). Rows passed together
+    must have distinct keys and the same columns."""
+
+    def __init__(self, table: Table, keys: Sequence[str], merge: Merge | None = None) -> None:
+        self.table = table
+        self.keys = tuple(keys)
+        self.merge = merge
+        self._compiled: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+
+    def run(self, conn: Connection, rows: Iterable[dict]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        sql, order = self._sql(conn, tuple(rows[0]))
+        if order is None:
+            conn.exec_driver_sql(sql, list(rows))
+        else:
+            conn.exec_driver_sql(sql, [tuple(row[name] for name in order) for row in rows])
+
+    def _sql(self, conn: Connection, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...] | None]:
+        """The statement's text in the driver's parameter style and, for a
+        positional style, the order of its parameters."""
+        key = (conn.dialect.name, columns)
+        if key not in self._compiled:
+            dialect = conn.dialect.name
+            statement = (postgresql.insert if dialect == 'postgresql' else sqlite.insert)(self.table)
+            if self.merge is None:
+                statement = statement.on_conflict_do_nothing(index_elements=list(self.keys))
+            else:
+                statement = statement.on_conflict_do_update(index_elements=list(self.keys),
+                                                            set_=self.merge(dialect, statement.excluded))
+            compiled = statement.compile(dialect=conn.dialect, column_keys=list(columns))
+            order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+            self._compiled[key] = (compiled.string, order)
+        return self._compiled[key]
+
+
+class Counting(Upsert):
+    """The usual counter row, keyed by its primary key: add the count, keep the
+    earliest first and the latest last sighting. Rows are folded in memory the
+    same way first (`add`), so a batch writes each row once."""
+
+    def __init__(self, table: Table, count: str = 'times_seen', first: str | None = 'first_seen',
+                 last: str | None = 'last_seen', keys: Sequence[str] | None = None) -> None:
+        super().__init__(table, keys or [column.name for column in table.primary_key], self._merge)
+        self.count, self.first, self.last = count, first, last
+
+    def _merge(self, dialect: str, excluded: Any) -> dict[str, Any]:
+        table = self.table
+        values = {self.count: table.c[self.count] + excluded[self.count]}
+        if self.first:
+            values[self.first] = least(dialect, table.c[self.first], excluded[self.first])
+        if self.last:
+            values[self.last] = greatest(dialect, table.c[self.last], excluded[self.last])
+        return values
+
+    def add(self, pending: dict[tuple, dict], row: dict, key: tuple | None = None) -> None:
+        """Fold `row` (a fresh dict, which `pending` may keep) into `pending`
+        (primary key -> row) as the database would. `key` is the row's primary
+        key when the caller has it at hand."""
+        key = key or tuple(map(row.__getitem__, self.keys))
+        current = pending.get(key)
+        if current is None:
+            pending[key] = row
+            return
+        current[self.count] += row[self.count]
+        if self.first and row[self.first] < current[self.first]:
+            current[self.first] = row[self.first]
+        if self.last and row[self.last] > current[self.last]:
+            current[self.last] = row[self.last]
+
+
+# The one-call form, for projections that write a row now and then.
+
+_SHAPES: dict[tuple, Upsert] = {}
+
+
+def counter_merge(conn: Connection, table: Table, count: str = 'times_seen', first: str | None = 'first_seen',
+                  last: str | None = 'last_seen') -> tuple:
+    """The counter merge of `Counting`, to pass to `upsert`."""
+    return ('counter', table, count, first, last)
+
+
+def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: Sequence[str],
+           merge: tuple | None = None) -> None:
+    """Upsert `rows` in one statement: `merge` is None (keep existing rows) or a
+    `counter_merge`. The compiled statement is kept for the next call."""
+    shape = (table, tuple(keys), merge)
+    if shape not in _SHAPES:
+        if merge is None:
+            _SHAPES[shape] = Upsert(table, keys)
+        else:
+            _, _, count, first, last = merge
+            _SHAPES[shape] = Counting(table, count, first, last, keys=keys)
+    _SHAPES[shape].run(conn, rows)
+
+
+def existing(conn: Connection, table: Table, keys: Iterable[tuple]) -> set[tuple]:
+    """Which of these primary keys have a row: what a batch must know before it
+    adds to a count of distinct values."""
+    keys = list(keys)
+    columns = list(table.primary_key)
+    found: set[tuple] = set()
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start:start + _CHUNK]
+        query = select(*columns).where(tuple_(*columns).in_(chunk))
+        found.update(tuple(row) for row in conn.execute(query))
+    return found
