@@ -9,7 +9,9 @@ import sqlalchemy
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Transcoder
 
+from sentrail.commands.transcoder import OrjsonTranscoder
 from sentrail.domain.entity import Entity
 from sentrail.domain.errors import NotFound
 from sentrail.domain.sequence import Sequence, sequence_id
@@ -40,6 +42,9 @@ class Sentrail(Application):
             'AGGREGATE_CACHE_MAXSIZE': '5000',
         })
         self.tune_sqlite()
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
 
     def tune_sqlite(self) -> None:
         """WAL with synchronous=NORMAL: a commit no longer waits for fsync, and
