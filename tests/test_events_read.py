@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from uuid import UUID
 
-from sentrail.commands.ingest import new_group
+from sentrail.commands.ingest import Batch
 from sentrail.domain.actor import SYSTEM
 from tests.conftest import basic
 from tests.test_issue_read import HOUR, NOW, error, ingest, issue_list, iso, next_cursor, project_row
@@ -124,8 +124,9 @@ def test_issue_events_in_order_and_by_id(client, services, install):
 
     # An issue without events (its first is still on its way) has no latest one.
     row = project_row(services)
-    group, *sequences = new_group(services.app, UUID(row.id), uuid.uuid4().hex, 0, SYSTEM.meta())
-    services.app.save(*sequences, group)
+    batch = Batch(services.app)
+    group = batch.new_group(UUID(row.id), uuid.uuid4().hex, 0, SYSTEM.meta())
+    batch.save()
     empty = client.simulate_get(f'/api/0/issues/{group.number}/events/latest/', headers=key)
     assert (empty.status_code, empty.json) == (404, {'detail': 'No events found for group'})
 
