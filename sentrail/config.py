@@ -14,6 +14,10 @@ class Config:
     max_envelope_bytes: int = 20 * 1024 * 1024
     read_only: bool = False
     catch_up_interval: float = 0.5
+    follow_interval: float = 0.5
+    ingest_max_string: int = 8192
+    client_key_ttl: float = 1.0
+    bench_endpoints: bool = False
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -28,6 +32,14 @@ class Config:
             values['max_body_bytes'] = int(env['SENTRAIL_MAX_BODY_BYTES'])
         if env.get('SENTRAIL_MAX_EVENT_BYTES'):
             values['max_event_bytes'] = int(env['SENTRAIL_MAX_EVENT_BYTES'])
+        if env.get('SENTRAIL_MAX_ENVELOPE_BYTES'):
+            values['max_envelope_bytes'] = int(env['SENTRAIL_MAX_ENVELOPE_BYTES'])
+        if env.get('SENTRAIL_FOLLOW_INTERVAL'):
+            values['follow_interval'] = float(env['SENTRAIL_FOLLOW_INTERVAL'])
+        if env.get('SENTRAIL_CLIENT_KEY_TTL'):
+            values['client_key_ttl'] = float(env['SENTRAIL_CLIENT_KEY_TTL'])
+        if env.get('SENTRAIL_BENCH_ENDPOINTS', '').lower() in ('1', 'true', 'yes'):
+            values['bench_endpoints'] = True
         if env.get('SENTRAIL_READ_ONLY', '').lower() in ('1', 'true', 'yes'):
             values['read_only'] = True
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -448,7 +448,8 @@ class TestTags:
     def test_all_derived_tags(self):
         event = normalize({
             'level': 'info', 'environment': 'prod', 'release': 'r1', 'dist': 'd1', 'server_name': 'web-1',
-            'logger': 'django.request', 'transaction': '/api/items/', 'user': {'email': 'a@b.c', 'ip_address': '10.0.0.1'},
+            'logger': 'django.request', 'transaction': '/api/items/',
+            'user': {'email': 'a@b.c', 'ip_address': '10.0.0.1'},
         })
         assert event['tags'] == [
             ['level', 'info'], ['environment', 'prod'], ['release', 'r1'], ['dist', 'd1'],

@@ -283,6 +283,27 @@ class TestParseEnvelope:
         assert parse_json(items[0][1]) == event
         assert items[1][1] == b'binary\n\x00data'
 
+    @pytest.mark.parametrize('algo, level', [('gzip', 9), ('br', 4)])
+    def test_body_compressed_by_the_sentry_sdk_transport(self, algo, level):
+        sentry_sdk = pytest.importorskip('sentry_sdk')
+        from sentry_sdk.envelope import Envelope
+        from sentry_sdk.transport import HttpTransport
+
+        options = sentry_sdk.client._get_options(
+            'http://publickey@127.0.0.1:9/42',
+            _experiments={'transport_compression_algo': algo, 'transport_compression_level': level})
+        transport = HttpTransport(options)
+        if not hasattr(transport, '_serialize_envelope'):
+            pytest.skip('sentry-sdk changed its private serialisation helper')
+        sdk_envelope = Envelope(headers={'event_id': 'faa9f9c29fc54110af4bde4528748a7f'})
+        sdk_envelope.add_event({'message': 'hello from sentry-sdk', 'level': 'warning'})
+        content_encoding, body = transport._serialize_envelope(sdk_envelope)
+        transport.kill()
+        assert content_encoding == algo
+        header, items = parse_envelope(decode_body(body.getvalue(), content_encoding, max_size=MB))
+        assert header == {'event_id': 'faa9f9c29fc54110af4bde4528748a7f'}
+        assert parse_json(items[0][1]) == {'message': 'hello from sentry-sdk', 'level': 'warning'}
+
     def test_items_without_length_run_to_the_newline(self):
         body = (b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","dsn":"http://publickey@127.0.0.1:38221/1"}\n'
                 b'{"type":"event"}\n{"message":"from envelope","level":"error"}\n')

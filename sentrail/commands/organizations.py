@@ -155,7 +155,7 @@ def create_api_key(app: Sentrail, cmd: CreateApiKey) -> Outcome:
     sequence, number = app.next_number('api_key')
     key = ApiKey(number=number, organization_id=org.id, key=cmd.key or new_secret(), label=cmd.label,
                  scopes=check_scopes(list(cmd.scopes)), meta=cmd.actor.meta())
-    return save(app, sequence, key, id=str(number), key=key.key)
+    return save(app, sequence, key, id=str(number), key=key.key, api_key_id=key.id)
 
 
 def check_hex_key(value: object, field: str) -> str:

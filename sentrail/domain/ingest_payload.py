@@ -34,12 +34,14 @@ _WHITESPACE = b' \t\r\n'
 class PayloadError(ValueError):
     """The request body or its auth information cannot be used.
 
-    ``message`` is short and safe to echo back to the client.
+    ``message`` (also ``detail``, like the domain errors) is short and safe
+    to echo back to the client.
     """
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.detail = message
 
 
 class PayloadTooLarge(PayloadError):
@@ -141,7 +143,9 @@ def _gunzip(data: bytes, max_size: int) -> bytes:
 
 
 def _inflate_deflate(data: bytes, max_size: int) -> bytes:
-    """``deflate`` is zlib-wrapped in practice (raven) but may be raw."""
+    """``deflate`` is zlib-wrapped in practice (raven) but may be raw, or even gzip."""
+    if data.startswith(_GZIP_MAGIC):
+        return _gunzip(data, max_size)
     if _looks_like_zlib(data):
         try:
             return _inflate(data, zlib.MAX_WBITS, max_size, 'deflate')
@@ -182,13 +186,15 @@ def _unbrotli(data: bytes, max_size: int) -> bytes:
     pending = data
     try:
         while True:
-            out += decoder.process(pending, output_buffer_limit=min(_CHUNK, max_size - len(out) + 1))
+            chunk = decoder.process(pending, output_buffer_limit=min(_CHUNK, max_size - len(out) + 1))
+            out += chunk
             pending = b''
             if len(out) > max_size:
                 raise PayloadTooLarge(f'Decompressed payload too large (limit is {max_size} bytes)')
             if decoder.is_finished():
                 return bytes(out)
-            if decoder.can_accept_more_data():
+            # Input all consumed, no output, and the stream not finished: it was cut short.
+            if not chunk and decoder.can_accept_more_data():
                 raise PayloadError('Invalid br data: truncated')
     except brotli.error as exc:
         raise PayloadError('Invalid br data') from exc

@@ -10,11 +10,13 @@ from sentrail.http.media import json_handler
 from sentrail.http.readonly import ReadOnlyMiddleware
 from sentrail.http.resource import AllowMiddleware
 from sentrail.http.resources import apikeys, audit, members, organizations, projectkeys, projects, root, teams, users
-from sentrail.http.resources import events, issues, releases, repos, stats
+from sentrail.http.resources import ingest
+from sentrail.http.resources import releases, repos
+from sentrail.http.resources import events, issues, stats
 from sentrail.services import Services
 
-ROUTE_FAMILIES = (root, users, organizations, audit, members, apikeys, teams, projects, projectkeys, releases, repos,
-                  issues, events, stats)
+ROUTE_FAMILIES = (root, users, organizations, audit, members, apikeys, teams, projects, projectkeys, ingest, releases,
+                  repos, issues, events, stats)
 
 
 def create_app(config: Config | None = None, services: Services | None = None) -> falcon.App:

@@ -3,7 +3,7 @@ known in each; per (project, release) counts from ingested events."""
 from __future__ import annotations
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, ColumnElement, Connection, Index, Integer, Select, String,
-                        Table, Text, and_, delete, false, func, insert, or_, select, update)
+                        Table, Text, and_, bindparam, delete, false, func, insert, or_, select, update)
 from sqlalchemy.engine import Row
 
 from sentrail.domain.deploy import Deploy
@@ -18,7 +18,7 @@ from sentrail.projections.accounts import users
 from sentrail.projections.organizations import email_key, members
 from sentrail.projections.projects import projects
 from sentrail.projections.schema import metadata
-from sentrail.projections.upsert import counter_merge, upsert
+from sentrail.projections.upsert import Counting
 
 releases = Table(
     'releases', metadata,
@@ -300,21 +300,65 @@ class ReleaseProjection(Projection):
 
     @handles(IngestedEvent.Received)
     def event_received(self, conn: Connection, e: IngestedEvent.Received, position: int) -> None:
-        """The event's release was seen then; the first event of an issue makes the
-        issue one of its release's new groups. Nothing is read first."""
+        self.apply_batch(conn, [(e, position)])
+
+    def apply_batch(self, conn: Connection, batch: list) -> None:
+        """Ingested events are folded (first release per issue, counts per release);
+        anything else flushes the fold first, so the log's order still holds."""
+        pending = ReleaseBatch()
+        for event, position in batch:
+            if type(event) is IngestedEvent.Received:
+                pending.add(event)
+                continue
+            pending.write(conn)
+            self.apply(conn, event, position)
+        pending.write(conn)
+
+
+RELEASE_STATS = Counting(release_stats, count='new_groups', first='first_event', last='last_event')
+MARK_FIRST = (update(group_first_releases)
+              .where(group_first_releases.c.group_id == bindparam('g'), group_first_releases.c.seen.is_(False))
+              .values(seen=True, version=bindparam('v')))
+
+
+class ReleaseBatch:
+    """A batch of ingested events as release facts: the release of each issue's
+    first event (the issue is one of that release's new groups) and each
+    release's first and last event time. Nothing is read but which issues are
+    still unseen."""
+
+    def __init__(self) -> None:
+        self.firsts: dict[str, tuple[str, str | None]] = {}
+        self.stats: dict[tuple, dict] = {}
+
+    def add(self, e: IngestedEvent.Received) -> None:
         version = e.data.get('release') or None
         if version is not None and len(version) > MAX_VERSION_LENGTH:
             version = None  # no release can have it
-        first = conn.execute(update(group_first_releases).where(
-            group_first_releases.c.group_id == str(e.group_id), group_first_releases.c.seen.is_(False),
-        ).values(seen=True, version=version)).rowcount == 1
-        if version is None:
+        self.firsts.setdefault(str(e.group_id), (str(e.project_id), version))
+        if version is not None:
+            moment = int(float(e.data.get('timestamp') or e.timestamp.timestamp()) * 1000)
+            row = {'project_id': str(e.project_id), 'version': version, 'new_groups': 0,
+                   'first_event': moment, 'last_event': moment}
+            RELEASE_STATS.add(self.stats, row, (row['project_id'], version))
+
+    def write(self, conn: Connection) -> None:
+        if not self.firsts:
             return
-        moment = int(float(e.data.get('timestamp') or e.timestamp.timestamp()) * 1000)
-        row = {'project_id': str(e.project_id), 'version': version, 'new_groups': int(first),
-               'first_event': moment, 'last_event': moment}
-        upsert(conn, release_stats, [row], ('project_id', 'version'),
-               counter_merge(conn, release_stats, count='new_groups', first='first_event', last='last_event'))
+        ids = list(self.firsts)
+        unseen = set()
+        for start in range(0, len(ids), 500):
+            unseen.update(conn.execute(select(group_first_releases.c.group_id).where(
+                group_first_releases.c.group_id.in_(ids[start:start + 500]),
+                group_first_releases.c.seen.is_(False))).scalars())
+        if unseen:
+            conn.execute(MARK_FIRST, [{'g': g, 'v': self.firsts[g][1]} for g in unseen])
+        for group_id in unseen:
+            project_id, version = self.firsts[group_id]
+            if version is not None:
+                self.stats[(project_id, version)]['new_groups'] += 1
+        RELEASE_STATS.run(conn, self.stats.values())
+        self.firsts, self.stats = {}, {}
 
 
 def previous_head(conn: Connection, release_id: str, repository_id: str) -> str | None:

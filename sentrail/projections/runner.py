@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Callable, Iterable
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -52,6 +53,19 @@ class ProjectionRunner:
             for name in self.projections:
                 conn.execute(insert(tracking).values(name=name, position=0).on_conflict_do_nothing())
 
+    def read(self, start: int, limit: int, stop: int, topics: list[str]) -> list[Notification]:
+        """The log after `start`, in order: the recorder's table read with Core,
+        which is several times faster than the library's ORM query."""
+        table = self.app.recorder.events_record_cls.__table__
+        query = (select(table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
+                 .where(table.c.id > start, table.c.id <= stop).order_by(table.c.id).limit(limit))
+        if topics:
+            query = query.where(table.c.topic.in_(topics))
+        with self.app.recorder.datastore.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [Notification(id=row[0], originator_id=row[1], originator_version=row[2], topic=row[3],
+                             state=bytes(row[4])) for row in rows]
+
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
@@ -85,9 +99,7 @@ class ProjectionRunner:
                 start = min(positions.values())
                 if start >= target:
                     return
-                notifications = self.app.recorder.select_notifications(
-                    start=start, limit=self.batch, stop=target, topics=topics, inclusive_of_start=False,
-                )
+                notifications = self.read(start, self.batch, target, topics)
                 batches: dict[str, list] = {name: [] for name in names}
                 for notification in notifications:
                     event = self.app.mapper.to_domain_event(notification)
