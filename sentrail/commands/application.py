@@ -7,9 +7,10 @@ from uuid import UUID
 
 import sqlalchemy
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Transcoder
+from eventsourcing.persistence import StoredEvent, Transcoder
+from sqlalchemy import select
 
 from sentrail.commands.transcoder import OrjsonTranscoder
 from sentrail.domain.entity import Entity
@@ -78,6 +79,22 @@ class Sentrail(Application):
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+
+    def find_many(self, aggregate_ids: list[UUID]) -> dict[UUID, Aggregate]:
+        """Several aggregates in one query (ingestion looks up every issue of a
+        batch at once). Only for aggregates that are never snapshotted."""
+        table = self.recorder.events_record_cls.__table__
+        found: dict[UUID, list] = {}
+        for start in range(0, len(aggregate_ids), 500):
+            query = (select(table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
+                     .where(table.c.originator_id.in_(aggregate_ids[start:start + 500]))
+                     .order_by(table.c.originator_id, table.c.originator_version))
+            with self.recorder.datastore.engine.connect() as conn:
+                for row in conn.execute(query):
+                    stored = StoredEvent(originator_id=row[0], originator_version=row[1], topic=row[2],
+                                         state=bytes(row[3]))
+                    found.setdefault(row[0], []).append(self.mapper.to_domain_event(stored))
+        return {aggregate_id: project_aggregate(None, events) for aggregate_id, events in found.items()}
 
     def next_number(self, kind: str) -> tuple[Sequence, int]:
         """A public id; the returned sequence must be saved with the new aggregate."""

@@ -15,6 +15,7 @@ from sentrail.projections.base import Projection
 from sentrail.projections.schema import metadata, tracking
 
 BATCH = 1000
+REBUILD_BATCH = 5000  # a rebuild races no writer for the lock: fewer, larger transactions
 
 Progress = Callable[[str, int, int], None]
 
@@ -80,7 +81,7 @@ class ProjectionRunner:
         return [Status(name, positions.get(name, 0), head) for name in self.projections]
 
     def catch_up(self, until: int | None = None, names: Iterable[str] | None = None,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, batch: int | None = None) -> None:
         """Apply everything up to `until` (default: the head) to each projection."""
         target = self.head() if until is None else until
         positions = self.positions()
@@ -89,9 +90,9 @@ class ProjectionRunner:
         for name in behind:
             by_position.setdefault(positions.get(name, 0), []).append(name)
         for group in by_position.values():
-            self._advance(sorted(group), target, progress)
+            self._advance(sorted(group), target, progress, batch or self.batch)
 
-    def _advance(self, names: list[str], target: int, progress: Progress | None) -> None:
+    def _advance(self, names: list[str], target: int, progress: Progress | None, batch: int) -> None:
         topics = sorted({topic for name in names for topic in self._topics[name]})
         while True:
             with self.engine.begin() as conn:
@@ -99,7 +100,7 @@ class ProjectionRunner:
                 start = min(positions.values())
                 if start >= target:
                     return
-                notifications = self.read(start, self.batch, target, topics)
+                notifications = self.read(start, batch, target, topics)
                 batches: dict[str, list] = {name: [] for name in names}
                 for notification in notifications:
                     event = self.app.mapper.to_domain_event(notification)
@@ -109,7 +110,7 @@ class ProjectionRunner:
                 for name in names:
                     if batches[name]:
                         self.projections[name].apply_batch(conn, batches[name])
-                done = len(notifications) < self.batch
+                done = len(notifications) < batch
                 reached = target if done else notifications[-1].id
                 for name in names:
                     if reached > positions[name]:
@@ -146,13 +147,18 @@ class ProjectionRunner:
     def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None,
                 until: int | None = None) -> None:
         """Empty the read tables and replay the log into them (up to `until`)."""
+        chosen = self.reset(names)
+        self.catch_up(until=until, names=chosen, progress=progress, batch=max(self.batch, REBUILD_BATCH))
+
+    def reset(self, names: Iterable[str] | None = None) -> list[str]:
+        """Empty the read tables and move their position back to 0."""
         chosen = sorted(names or self.projections)
         with self.engine.begin() as conn:
             self._lock(conn, chosen)
             for name in chosen:
                 self.projections[name].clear(conn)
             conn.execute(update(tracking).where(tracking.c.name.in_(chosen)).values(position=0))
-        self.catch_up(until=until, names=chosen, progress=progress)
+        return chosen
 
     def run_forever(self, interval: float = 0.5, should_stop: Callable[[], bool] = lambda: False) -> None:
         while not should_stop():

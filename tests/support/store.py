@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import time
-from uuid import UUID
 
 from sentrail.commands.accounts import RegisterUser
 from sentrail.commands.apikeys import DeleteApiKey
@@ -75,15 +74,20 @@ def generate_store(services: Services, events: int = 50_000, batch: int = 1000, 
     run(DeleteProject(project_id=projects[-1][0], actor=admin))
     live = projects[:-1]
     start = time.time() - 3 * 86400
+    # Normalizing is tested on its own; here a few hundred normalized templates
+    # are varied per event (id, times, user, tags), which keeps generation fast.
+    templates = [normalize_event(raw_event(rng, n, n % fingerprints, start), received_at=start, project_id=1)
+                 for n in range(fingerprints * 2)]
+    client = Actor(kind='client_key', label='dsn', ip='10.0.0.1')
     for first in range(0, events, batch):
         commands = []
         for n in range(first, min(events, first + batch)):
             project_id, number = live[n % len(live)]
-            fingerprint = rng.randrange(fingerprints)
-            data = normalize_event(raw_event(rng, n, fingerprint, start + n * 3), received_at=start + n * 3,
-                                   project_id=number)
-            commands.append(IngestEvent(project_id=project_id, project_number=number, data=data,
-                                        actor=Actor(kind='client_key', label='dsn', ip='10.0.0.1')))
+            data = dict(templates[rng.randrange(len(templates))])
+            user = f'id:{rng.randrange(300)}'
+            data.update(event_id=f'{n:032x}', timestamp=start + n * 3, received=start + n * 3, project_id=number,
+                        tags=[[k, user if k == 'user' else v] for k, v in data['tags']])
+            commands.append(IngestEvent(project_id=project_id, project_number=number, data=data, actor=client))
         run(IngestEvents(commands))
         if catch_up:
             services.runner.catch_up()
