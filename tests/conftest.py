@@ -93,12 +93,14 @@ def free_port() -> int:
 class LiveServer:
     """`sentrail serve` in a child process, bound to 127.0.0.1."""
 
-    def __init__(self, database_url: str, workers: int = 2, extra_env: dict | None = None) -> None:
+    def __init__(self, database_url: str, workers: int = 2, extra_env: dict | None = None,
+                 serve_args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f'http://127.0.0.1:{self.port}'
         self.env = {**os.environ, 'SENTRAIL_DATABASE_URL': database_url, 'SENTRAIL_URL_PREFIX': self.url,
                     **(extra_env or {})}
         self.workers = workers
+        self.serve_args = serve_args
         self.process: subprocess.Popen | None = None
 
     def bootstrap(self, org: str = 'acme', team: str = 'web', project: str = 'web') -> dict:
@@ -110,7 +112,8 @@ class LiveServer:
 
     def start(self) -> 'LiveServer':
         self.process = subprocess.Popen(
-            [sys.executable, '-m', 'sentrail.cli', 'serve', '--port', str(self.port), '--workers', str(self.workers)],
+            [sys.executable, '-m', 'sentrail.cli', 'serve', '--port', str(self.port), '--workers', str(self.workers),
+             *self.serve_args],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 30
