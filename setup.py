@@ -25,6 +25,8 @@ setup(
             'sentry-sdk>=2.0',
             'raven>=6.10',
             'sentry-cli>=2.58',
+            'schemathesis>=4.32,<5',
+            'jsonschema-rs>=0.30',
         ],
     },
     entry_points={'console_scripts': ['sentrail=sentrail.cli:main']},

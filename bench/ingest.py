@@ -183,6 +183,10 @@ def server_cpu(server_pid: int) -> float:
     return total
 
 
+def load_average() -> str:
+    return ' '.join(f'{value:.2f}' for value in os.getloadavg())
+
+
 # -- main -------------------------------------------------------------------
 
 
@@ -243,15 +247,18 @@ def run(args: argparse.Namespace, url: str, credentials: dict, cpu: Callable[[],
     send_all(host, port, f'/api/{project_id}/envelope-parse/', auth, warmup, args.threads)
     parse_bodies = bodies()
     raw_size = sum(len(gzip.decompress(b)) for b in parse_bodies) / len(parse_bodies)
-    cpu_before = cpu()
+    cpu_before, client_before = cpu(), time.process_time()
     started, finished = send_all(host, port, f'/api/{project_id}/envelope-parse/', auth, parse_bodies,
                                  args.threads)
     parse_rate = args.events / (finished - started)
     parse_cpu = (cpu() - cpu_before) / args.events * 1000
+    client_cpu = (time.process_time() - client_before) / args.events * 1000
 
     print(f'envelopes: {args.events} x {raw_size / 1024:.1f} kB JSON (gzip), {args.fingerprints} fingerprints, '
-          f'{args.threads} client threads, {args.workers} workers, SQLite')
-    print(f'parse-only:   {parse_rate:8.0f} envelopes/s  (server CPU {parse_cpu:.2f} ms per envelope)', flush=True)
+          f'{args.threads} client threads, {args.workers} workers, SQLite; '
+          f'load average {load_average()} (the machine may be shared)')
+    print(f'parse-only:   {parse_rate:8.0f} envelopes/s  (server CPU {parse_cpu:.2f} ms per envelope; '
+          f'this client {client_cpu:.2f} ms per request)', flush=True)
 
     ingest_bodies = bodies()
     cpu_before = cpu()
@@ -263,7 +270,7 @@ def run(args: argparse.Namespace, url: str, credentials: dict, cpu: Callable[[],
     ingest_cpu = (cpu() - cpu_before) / args.events * 1000
     print(f'end to end:   {end_to_end:8.0f} events/s  (all counted by the issue list after {visible - started:.2f} s; '
           f'server CPU {ingest_cpu:.2f} ms per event)')
-    print(f'ratio:        {end_to_end / parse_rate:8.1%} of parse-only')
+    print(f'ratio:        {end_to_end / parse_rate:8.1%} of parse-only  (load average now {load_average()})')
 
 
 if __name__ == '__main__':

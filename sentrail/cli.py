@@ -25,7 +25,8 @@ def main() -> None:
 @click.option('--host', default='127.0.0.1', show_default=True)
 @click.option('--port', default=9000, show_default=True, type=int)
 @click.option('--workers', default=2, show_default=True, type=int)
-@click.option('--threads', default=4, show_default=True, type=int)
+@click.option('--threads', default=16, show_default=True, type=int,
+              help='Request threads per worker; concurrent ingestion requests share one commit.')
 @click.option('--database', default=None, help='Database URL (default: $SENTRAIL_DATABASE_URL or sqlite:///sentrail.db).')
 @click.option('--read-only', is_flag=True, help='Serve the read models only; every write is refused.')
 def serve(host: str, port: int, workers: int, threads: int, database: str | None, read_only: bool) -> None:

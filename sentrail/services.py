@@ -1,14 +1,15 @@
 """Wires the write side, the read side and the settings together for http and the CLI."""
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, make_url, select
 
 from sentrail.commands.application import Sentrail
 from sentrail.commands.bus import CommandBus, Outcome
@@ -19,18 +20,112 @@ from sentrail.projections.runner import ProjectionRunner
 
 log = logging.getLogger('sentrail.services')
 
+POLL = 0.02  # how often the leading follower looks at the head of the log while events arrive
+IDLE_POLL = 0.25  # ... and once none have for IDLE_AFTER seconds
+IDLE_AFTER = 2.0
+MAX_LAG = 300  # log entries after which the follower catches up without waiting for `interval`
+LEASE_RETRY = 0.5  # how often a waiting follower tries to become the leader
+
+
+def sqlite_file(database_url: str) -> str | None:
+    """The database file of a SQLite URL; None for other databases and in-memory SQLite."""
+    url = make_url(database_url)
+    if url.get_backend_name() != 'sqlite' or url.database in (None, '', ':memory:'):
+        return None
+    return url.database
+
+
+class FileLock:
+    """An exclusive lock on a file beside the SQLite database, shared by the
+    processes of one server (and by its threads). Without a path (other
+    databases) it is always free: they need no such coordination."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._threads = threading.Lock()  # flock does not exclude threads sharing one open file
+        self._fd: int | None = None
+        self._pid = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Wait for the lock, hold it for the block. The kernel hands it to the
+        next waiter the moment it is released."""
+        if self.path is None:
+            yield
+            return
+        with self._threads:
+            fd = self._file()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def take(self) -> bool:
+        """Take the lock if it is free and keep it until close() (or this
+        process ends): a lease."""
+        if self.path is None:
+            return True
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _file(self) -> int:
+        """This process's own open file: a lock on a file opened before fork
+        would be shared with the parent instead of excluding it."""
+        if self._pid != os.getpid():
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._pid = os.getpid()
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd, self._pid = None, 0
+
+
+def write_turn(database_url: str) -> FileLock:
+    """This server's SQLite writers (each worker's ingestion writer and the
+    projection follower) take turns: SQLite admits one writer at a time, and
+    one that finds it busy sleeps and polls, napping up to 100 ms, while a
+    file lock passes to the next the moment it is free. Waiting for its turn,
+    the ingestion writer gathers a larger batch."""
+    path = sqlite_file(database_url)
+    return FileLock(f'{path}.write-turn' if path else None)
+
+
+def follower_lease(database_url: str) -> FileLock:
+    """Which worker's follower catches up for the whole server (SQLite)."""
+    path = sqlite_file(database_url)
+    return FileLock(f'{path}.follower' if path else None)
+
 
 class Follower:
-    """A daemon thread that brings the read models up to the head whenever it is
-    woken. Ingestion wakes it instead of catching up itself, so a client is not
-    kept waiting. The first wake after a quiet spell catches up at once; under
-    a stream of events it catches up at most once per `interval`, so each pass
-    folds a large batch and holds the write lock once rather than per event."""
+    """A daemon thread that keeps the read models close to the head of the log,
+    so ingestion never waits for them.
 
-    def __init__(self, runner: ProjectionRunner, interval: float, retry_interval: float) -> None:
+    On SQLite one follower does it for the whole server: the followers of all
+    workers wait for one lease (a file lock) and only its holder works, so the
+    read models are folded once instead of by each worker in turn, and if the
+    holder's process dies another takes over. (Elsewhere every follower
+    works; the runner applies each entry once.) The leader looks at the head
+    of the log every POLL seconds (sooner when its own worker wakes it) and
+    catches up at once after a quiet spell; while events keep arriving, when
+    MAX_LAG entries are waiting or `interval` has passed, so each pass folds
+    a large batch; and as soon as the stream pauses, so the last events of a
+    burst are visible within about POLL."""
+
+    def __init__(self, runner: ProjectionRunner, interval: float, retry_interval: float, turn: FileLock,
+                 lease: FileLock) -> None:
         self.runner = runner
         self.interval = interval
         self.retry_interval = retry_interval
+        self.turn = turn
+        self.lease = lease
+        table = runner.app.recorder.events_record_cls.__table__
+        self._head_query = select(func.max(table.c.id))  # built once: it runs every POLL
         self.pid = os.getpid()
         self._wanted = threading.Event()
         self._stopping = threading.Event()
@@ -44,21 +139,46 @@ class Follower:
         self._stopping.set()
         self._wanted.set()
         self._thread.join(timeout)
+        self.lease.close()
 
     def _run(self) -> None:
-        last = float('-inf')
-        while True:
-            self._wanted.wait()
-            if self._stopping.wait(max(0.0, last + self.interval - time.monotonic())):
+        while not self.lease.take():
+            if self._stopping.wait(LEASE_RETRY):
                 return
+        done, previous = -1, -1
+        moved = last = float('-inf')
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            head = self._head()
+            if head is not None:
+                if head != previous:
+                    moved = now
+                if head != done and (head == previous or head - done >= MAX_LAG or now - last >= self.interval):
+                    last = now
+                    done = head if self._catch_up() else -1
+                previous = head
+            self._wanted.wait(POLL if now - moved < IDLE_AFTER else IDLE_POLL)
             self._wanted.clear()
-            last = time.monotonic()
-            try:
+            self._stopping.wait(POLL / 4)  # a stream of wakes does not make a stream of queries
+
+    def _head(self) -> int | None:
+        try:
+            with self.runner.app.recorder.datastore.engine.connect() as conn:
+                return conn.execute(self._head_query).scalar() or 0
+        except Exception:  # noqa: BLE001 - the thread must outlive a database hiccup
+            log.exception('reading the head of the log failed')
+            self._stopping.wait(self.retry_interval)
+            return None
+
+    def _catch_up(self) -> bool:
+        try:
+            with self.turn.held():
                 self.runner.catch_up()
-            except Exception:  # noqa: BLE001 - the thread must outlive a failed batch
-                log.exception('background catch-up failed; retrying')
-                self._wanted.set()
-                self._stopping.wait(self.retry_interval)
+        except Exception:  # noqa: BLE001 - the thread must outlive a failed batch
+            log.exception('background catch-up failed; retrying')
+            self._stopping.wait(self.retry_interval)
+            return False
+        return True
 
 
 class Services:
@@ -72,8 +192,10 @@ class Services:
         self.runner = ProjectionRunner(self.app, self.writer, all_projections())
         self.runner.create_tables()
         self.bus = CommandBus(self.app)
+        self.write_turn = write_turn(config.database_url)
         self._follower: Follower | None = None
         self._follower_lock = threading.Lock()
+        self._closers: list[Callable[[], None]] = []
 
     def execute(self, command: object) -> Outcome:
         """Run a command, then bring the read models up to it so the caller's
@@ -93,9 +215,15 @@ class Services:
             with self._follower_lock:
                 follower = self._follower
                 if follower is None or follower.pid != os.getpid():
-                    follower = self._follower = Follower(self.runner, self.config.follow_interval,
-                                                          self.config.catch_up_interval)
+                    follower = self._follower = Follower(
+                        self.runner, self.config.follow_interval, self.config.catch_up_interval,
+                        self.write_turn, follower_lease(self.config.database_url))
         follower.wake()
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Run `callback` first when closing: threads built on these services
+        (the ingestion writer) finish before the engines go away."""
+        self._closers.append(callback)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -103,9 +231,12 @@ class Services:
             yield conn
 
     def close(self) -> None:
+        for callback in reversed(self._closers):
+            callback()
         follower = self._follower
         if follower is not None and follower.pid == os.getpid():
             follower.stop()
+        self.write_turn.close()
         self.app.close()
         self.writer.dispose()
         self.reader.dispose()

@@ -1,6 +1,7 @@
 """Routes each command to its handler, retrying handlers that lost a write race."""
 from __future__ import annotations
 
+import logging
 import random
 import time
 from dataclasses import dataclass, field
@@ -12,6 +13,10 @@ from sentrail.commands.application import Sentrail
 from sentrail.domain.errors import Conflict
 
 MAX_ATTEMPTS = 12
+RETRY_LOG = 'concurrent write: retrying %s (attempt %d of %d)'
+GAVE_UP_LOG = 'concurrent write: gave up %s after %d attempts (409)'
+
+log = logging.getLogger('sentrail.commands')
 
 
 @dataclass
@@ -45,14 +50,21 @@ def save(app: Sentrail, *aggregates: object, id: str | None = None, **data: Any)
 class CommandBus:
     def __init__(self, app: Sentrail) -> None:
         self.app = app
+        self.retries = 0
 
     def handle(self, command: object) -> Outcome:
         """Run the command's handler; on a concurrent write to the same aggregate,
-        reload and decide again (the handler re-checks its invariants)."""
+        reload and decide again (the handler re-checks its invariants). Each
+        retry is counted in `retries` and logged (RETRY_LOG), so operators and
+        the concurrency test can see how often writers collide."""
         handler = HANDLERS[type(command)]
         for attempt in range(MAX_ATTEMPTS):
             try:
                 return handler(self.app, command)
             except IntegrityError:
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                if attempt + 1 < MAX_ATTEMPTS:
+                    self.retries += 1
+                    log.info(RETRY_LOG, type(command).__name__, attempt + 2, MAX_ATTEMPTS)
+                    time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+        log.warning(GAVE_UP_LOG, type(command).__name__, MAX_ATTEMPTS)
         raise Conflict('The resource was changed concurrently; please retry.')

@@ -1,7 +1,9 @@
-"""Recording ingested events and assigning each to its issue.
+"""Recording ingested events, assigning each to its issue, and making the release
+it names, as Sentry's event manager does.
 
 Events are recorded in batches: one save for many events (a group commit), each
-issue and id sequence touched once per batch. A single event is a batch of one.
+issue, release and id sequence touched once per batch. A single event is a batch
+of one.
 """
 from __future__ import annotations
 
@@ -13,22 +15,31 @@ from eventsourcing.persistence import IntegrityError
 from sentrail.commands.application import Sentrail
 from sentrail.commands.bus import Outcome, handles, save
 from sentrail.domain.actor import Actor
+from sentrail.domain.errors import Invalid
 from sentrail.domain.group import Group, group_id
 from sentrail.domain.grouping import group_hashes, group_summary
 from sentrail.domain.ingested import IngestedEvent, ingested_id
+from sentrail.domain.project import Project
+from sentrail.domain.release import Release, check_version, release_id
 from sentrail.domain.sequence import Sequence, sequence_id
 
 MAX_FORWARDS = 20
+USER_TAG = 'user'
+
+# A project never changes organization: what a release's id needs, looked up once per process.
+_ORGANIZATION_OF: dict[UUID, UUID] = {}
 
 
 @dataclass(frozen=True)
 class IngestEvent:
-    """`data` is the normalized event (sentrail.domain.ingest_normalize)."""
+    """`data` is the normalized event (sentrail.domain.ingest_normalize);
+    `organization_id` saves a lookup when the caller knows it."""
 
     project_id: UUID
     project_number: int
     data: dict
     actor: Actor
+    organization_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -38,23 +49,35 @@ class IngestEvents:
     events: list
 
 
+def event_user(data: dict) -> str | None:
+    return next((value for key, value in data.get('tags') or () if key == USER_TAG), None)
+
+
 @dataclass
 class Batch:
     """The aggregates one batch touches, each loaded once and saved once."""
 
     app: Sentrail
-    groups: dict = field(default_factory=dict)
+    aggregates: dict = field(default_factory=dict)
     sequences: dict = field(default_factory=dict)
     received: list = field(default_factory=list)
     event_ids: set = field(default_factory=set)
 
     def find(self, aggregate_id: UUID) -> object:
-        if aggregate_id in self.groups:
-            return self.groups[aggregate_id]
-        found = self.app.find(aggregate_id)
-        if isinstance(found, Group):
-            self.groups[aggregate_id] = found
-        return found
+        """Loaded once per batch; a miss is remembered too (None)."""
+        if aggregate_id not in self.aggregates:
+            self.aggregates[aggregate_id] = self.app.find(aggregate_id)
+        return self.aggregates[aggregate_id]
+
+    def preload(self, hashed: list[tuple[IngestEvent, list[str]]]) -> None:
+        """Look up every issue the batch's hashes may name in one query."""
+        ids = list({group_id(cmd.project_id, hash) for cmd, hashes in hashed for hash in hashes}
+                   - set(self.aggregates))
+        found = self.app.find_many(ids)
+        self.aggregates.update({aggregate_id: found.get(aggregate_id) for aggregate_id in ids})
+
+    def keep(self, aggregate: object) -> None:
+        self.aggregates[aggregate.id] = aggregate
 
     def next_number(self, kind: str) -> int:
         sequence = self.sequences.get(kind)
@@ -79,38 +102,75 @@ class Batch:
     def new_group(self, project_id: UUID, hash: str, generation: int, meta: dict) -> Group:
         group = Group(number=self.next_number('group'), short_id=self.next_number(f'group-short:{project_id}'),
                       project_id=project_id, hash=hash, generation=generation, meta=meta)
-        self.groups[group.id] = group
+        self.keep(group)
         return group
 
-    def add(self, cmd: IngestEvent) -> Group | None:
+    def organization_of(self, cmd: IngestEvent) -> UUID:
+        if cmd.organization_id is not None:
+            return cmd.organization_id
+        if cmd.project_id not in _ORGANIZATION_OF:
+            project = self.app.load(Project, cmd.project_id, allow_deleted=True)
+            _ORGANIZATION_OF[cmd.project_id] = project.organization_id
+        return _ORGANIZATION_OF[cmd.project_id]
+
+    def release(self, cmd: IngestEvent, meta: dict) -> tuple[int, str] | None:
+        """The event's release as (number, version), made (or linked to the project)
+        when missing, as Sentry does. A version no release can have is none."""
+        version = cmd.data.get('release')
+        if not version:
+            return None
+        try:
+            check_version(version)
+        except Invalid:
+            return None
+        organization_id = self.organization_of(cmd)
+        release = self.find(release_id(organization_id, version))
+        if isinstance(release, Release) and not release.deleted:
+            release.add_projects([cmd.project_id], meta)
+            return release.number, version
+        fields = dict(number=self.next_number('release'), project_ids=[cmd.project_id], ref=None, url=None,
+                      date_started=None, date_released=None, status='open', meta=meta)
+        if isinstance(release, Release):
+            release.recreate(**fields)
+        else:
+            release = Release(organization_id=organization_id, version=version, **fields)
+            self.keep(release)
+        return release.number, version
+
+    def add(self, cmd: IngestEvent, hashes: list[str]) -> Group | None:
         """Record one event; None when it is already in this batch."""
         event_id = cmd.data['event_id']
         if (cmd.project_id, event_id) in self.event_ids:
             return None
         self.event_ids.add((cmd.project_id, event_id))
         meta = cmd.actor.meta()
-        hashes = group_hashes(cmd.data)
         found = self.find_group(cmd.project_id, hashes)
         if found is None:
             group = self.new_group(cmd.project_id, hashes[0], 0, meta)
         elif found.deleted:
             group = self.new_group(cmd.project_id, found.hash, found.generation + 1, meta)
-            found.forward(group.id, meta)
+            found.forward(group.id, group.number, meta)
         else:
             group = found
-        group.record_event(event_id, meta)
+        release = self.release(cmd, meta)
+        group.record_event(event_id, meta, at=int(cmd.data['received'] * 1000), release=release,
+                           user=event_user(cmd.data))
         self.received.append(IngestedEvent(
             project_id=cmd.project_id, project_number=cmd.project_number, group_id=group.id,
             group_number=group.number, hashes=hashes, summary=group_summary(cmd.data), data=cmd.data, meta=meta))
         return group
 
     def save(self) -> Outcome:
-        return save(self.app, *self.sequences.values(), *self.groups.values(), *self.received)
+        touched = [a for a in self.aggregates.values() if a is not None]
+        return save(self.app, *self.sequences.values(), *touched, *self.received)
 
 
 def record(app: Sentrail, events: list[IngestEvent]) -> tuple[Outcome, list[Group | None]]:
     batch = Batch(app)
-    groups = [batch.add(cmd) for cmd in events]
+    hashed = [(cmd, group_hashes(cmd.data)) for cmd in events]
+    if len(hashed) > 1:
+        batch.preload(hashed)
+    groups = [batch.add(cmd, hashes) for cmd, hashes in hashed]
     return batch.save(), groups
 
 
@@ -135,6 +195,8 @@ def ingest_event(app: Sentrail, cmd: IngestEvent) -> Outcome:
     try:
         outcome, (group,) = record(app, [cmd])
     except IntegrityError:
+        # The same event_id again: stored once, answered as accepted. Anything
+        # else (a racing creator of the same issue) is retried by the bus.
         if app.find(ingested_id(cmd.project_id, event_id)) is not None:
             return Outcome(id=event_id, data={'duplicate': True})
         raise

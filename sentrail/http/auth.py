@@ -100,7 +100,7 @@ class AuthMiddleware:
         if ' ' in credentials:
             raise not_authenticated('Invalid token header. Token string should not contain spaces.')
         token = accounts.token_by_secret(conn, credentials)
-        if token is None or not hmac.compare_digest(token.token, credentials):
+        if token is None or not hmac.compare_digest(token.token.encode(), credentials.encode()):
             raise not_authenticated('Invalid token')
         user = accounts.user_by_id(conn, token.user_id)
         if user is None or not user.is_active:
@@ -116,7 +116,7 @@ class AuthMiddleware:
         if password:
             return Auth(ip=ip)  # a login (POST auth/), not an API key
         key = organizations.api_key_by_secret(conn, username)
-        if key is None or not hmac.compare_digest(key.key, username):
+        if key is None or not hmac.compare_digest(key.key.encode(), username.encode()):
             raise not_authenticated('API key is not valid')
         if key.status != 0:
             raise not_authenticated('Key is disabled')
@@ -130,8 +130,9 @@ class AuthMiddleware:
         user = accounts.user_by_id(conn, session.user_id) if session is not None else None
         if session is None or user is None or not user.is_active:
             return Auth(ip=req.remote_addr)
-        if req.method in UNSAFE and not hmac.compare_digest(req.get_header(CSRF_HEADER) or '',
-                                                            session.csrf_token):
+        # Compared as bytes: compare_digest refuses str with non-ASCII characters.
+        if req.method in UNSAFE and not hmac.compare_digest((req.get_header(CSRF_HEADER) or '').encode(),
+                                                            session.csrf_token.encode()):
             raise forbidden('CSRF Failed: CSRF token missing or incorrect.')
         return Auth(kind='session', user=user, session=session, ip=req.remote_addr)
 

@@ -13,6 +13,8 @@ DISABLED_KEY = 'API key is disabled'
 WRONG_PROJECT = 'The client key does not belong to the project in the URL'
 RATE_LIMITED = 'Creation of this event was denied due to rate limiting'
 TOO_LARGE = 'Payload too large'
+UNAVAILABLE = 'The event could not be stored right now; please retry'
+RETRY_AFTER_SECONDS = 5
 
 
 def rejected(status: str, message: str, headers: dict | None = None) -> JSONError:
@@ -22,3 +24,9 @@ def rejected(status: str, message: str, headers: dict | None = None) -> JSONErro
 def bad_payload(error: PayloadError) -> JSONError:
     status = falcon.HTTP_413 if isinstance(error, PayloadTooLarge) else falcon.HTTP_400
     return rejected(status, error.message)
+
+
+def unavailable() -> JSONError:
+    """Recording took too long or the store kept refusing. Nothing promised:
+    the event may still be stored, and a retry with its event_id is stored once."""
+    return rejected(falcon.HTTP_503, UNAVAILABLE, {'Retry-After': str(RETRY_AFTER_SECONDS)})

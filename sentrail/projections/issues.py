@@ -1,14 +1,15 @@
 """Issues (Sentry's groups) as the issue list and detail read them: counters,
 sightings and the latest event's labels folded in per ingested event, the
-hashes that lead to each issue, and its activity.
+hashes that lead to each issue, its activity, and each user's own marks on it.
 
 A batch of events costs one UPDATE per issue it touches plus one upsert per
-hash, tag value and hour; the only read is whether its `user` values are new. The issue search (issue
-stream) builds on `IssueQuery` and `issues_query`.
+hash, tag value and hour; the only read is whether its `user` values are new.
+Everything else (status changes, assignments, notes, merges) applies in place.
+The issue search lives in `issue_search`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
 from functools import cache
 
 from eventsourcing.domain import DomainEventProtocol
@@ -17,14 +18,16 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, Connection, Index, In
 from sqlalchemy.engine import Row
 from sqlalchemy.sql.elements import BindParameter
 
-from sentrail.domain.group import STATUSES, Group
+from sentrail.domain.group import IGNORE_KEYS, Group, GroupUser
 from sentrail.domain.ingested import IngestedEvent
+from sentrail.domain.note import Note
+from sentrail.domain.release import Release
 from sentrail.projections.accounts import users
 from sentrail.projections.base import Projection, handles
 from sentrail.projections.clock import ms
 from sentrail.projections.schema import metadata
 from sentrail.projections.stats import GROUP_COUNTS, add_group_count, group_counts
-from sentrail.projections.tags import GROUP_TAGS, add_tags, group_tag_values, new_users
+from sentrail.projections.tags import GROUP_TAGS, USER_KEY, add_tags, group_tag_values, new_users
 from sentrail.projections.upsert import Upsert, ensure_ln, greatest, least, truncate
 
 # A log position as a key. SQLite keeps an INTEGER PRIMARY KEY as the rowid itself: no second index.
@@ -55,17 +58,30 @@ groups = Table(
     Column('user_count', BigInteger, nullable=False, default=0),
     Column('first_release', Text),
     Column('last_release', Text),
-    Column('active_at', BigInteger, nullable=False),
+    # When it last became unresolved: its first event, a regression or a reopening.
+    # NULL until the fold sees its first event, so a reopening applied before the
+    # fold (in the same batch) is kept.
+    Column('active_at', BigInteger),
     Column('resolved_at', BigInteger),
-    Column('assignee_id', String(36)),
+    Column('assignee_id', String(36)),  # a user's id
     Column('is_public', Boolean, nullable=False, default=False),
+    Column('share_id', String(32)),
     Column('num_comments', Integer, nullable=False, default=0),
+    # An ignore: when it lapses by time, and how many events and users it has counted.
+    Column('ignore_until', BigInteger),
+    Column('ignore_seen', Integer, nullable=False, default=0),
+    Column('ignore_users', Integer, nullable=False, default=0),
+    # A resolution in the next release, until a newer release names the version:
+    # the resolution's release number and the activity entry that awaits the version.
+    Column('resolution_number', Integer),
+    Column('resolution_activity', BigInteger),
     Column('score', BigInteger, nullable=False, default=0),  # Sentry's priority: ln(times_seen) * 600 + last seen (s)
     Index('ix_groups_project_last_seen', 'project_id', 'last_seen', 'number'),
     Index('ix_groups_project_first_seen', 'project_id', 'first_seen', 'number'),
     Index('ix_groups_project_times_seen', 'project_id', 'times_seen', 'number'),
     Index('ix_groups_project_score', 'project_id', 'score', 'number'),
-    Index('ix_groups_project_user_count', 'project_id', 'user_count', 'number'),
+    Index('ix_groups_project_short_id', 'project_id', 'short_id'),
+    Index('ix_groups_project_ignore_until', 'project_id', 'ignore_until'),
 )
 
 # The hashes that lead to an issue. `ordinal` (the position of the first event
@@ -78,6 +94,11 @@ group_hashes = Table(
     Column('ordinal', BigInteger, nullable=False),
     Column('latest_event', BigInteger, nullable=False),
 )
+# The `user` sort's key: a cursor value of 0 means "from the start", so counts
+# that may be 0 page by count + 1 (indexed as that expression).
+USERS_KEY = groups.c.user_count + 1
+Index('ix_groups_project_users', groups.c.project_id, USERS_KEY, groups.c.number)
+
 HASHES_PER_EVENT = 1000  # far above what grouping produces (a hash per variant)
 
 # An issue's history. `id` is the position of the domain event that caused the
@@ -90,10 +111,26 @@ activity = Table(
     Column('user_id', String(36)),
     Column('data', JSON, nullable=False),
     Column('date', BigInteger, nullable=False),
+    Column('note_id', String(36)),  # the Note behind a `note` entry
     Index('ix_activity_group', 'group_id', 'id'),
+    Index('ix_activity_note', 'note_id'),
 )
 
-GROUP_TABLES = (groups, group_hashes, group_tag_values, group_counts, activity)
+# Each user's own relation to an issue (a GroupUser aggregate).
+group_users = Table(
+    'group_users', metadata,
+    Column('id', String(36), primary_key=True),
+    Column('group_id', String(36), nullable=False),
+    Column('user_id', String(36), nullable=False),
+    Column('bookmarked', Boolean, nullable=False, default=False),
+    Column('subscribed', Boolean),
+    Column('reason', String(20)),
+    Column('seen_at', BigInteger),
+    Index('ix_group_users_group', 'group_id', 'user_id'),
+    Index('ix_group_users_user', 'user_id', 'group_id'),
+)
+
+GROUP_TABLES = (groups, group_hashes, group_tag_values, group_counts, activity, group_users)
 
 
 HASHES = Upsert(group_hashes, ('group_id', 'hash'), lambda dialect, excluded: {'latest_event': excluded.latest_event})
@@ -128,7 +165,7 @@ def _count_events(dialect: str) -> Update:
         times_seen=g.times_seen + param('n', BigInteger),
         first_seen=case((first, earliest), else_=least(dialect, g.first_seen, earliest)),
         last_seen=last_seen,
-        active_at=case((first, earliest), else_=g.active_at),
+        active_at=func.coalesce(g.active_at, earliest),
         user_count=g.user_count + param('new_users', BigInteger),
         score=truncate(dialect, func.ln(g.times_seen + param('n', BigInteger)) * 600 + last_seen // 1000),
         first_release=func.coalesce(g.first_release, param('first_release', Text)),
@@ -137,12 +174,33 @@ def _count_events(dialect: str) -> Update:
     )
 
 
+# A new issue's row before its first event: the columns' defaults, spelt out for
+# the compiled multi-row insert (which takes JSON as text).
+NEW_ROW = {'status': 'unresolved', 'status_details': '{}', 'title': '', 'type': 'default', 'metadata': '{}',
+           'level': 'error', 'message': '', 'times_seen': 0, 'user_count': 0, 'is_public': False,
+           'num_comments': 0, 'ignore_seen': 0, 'ignore_users': 0, 'score': 0}
+NEW_GROUP = Upsert(groups, ('id',))
+
+
 class IssueBatch:
-    """Ingested events folded in memory, so each issue, tag value, hash and hour
-    they touch is written once however many events touch it."""
+    """New issues and ingested events folded in memory, so each issue, tag value,
+    hash and hour they touch is written once however many events touch it."""
 
     def __init__(self) -> None:
+        self.created: list[dict] = []
         self.clear()
+
+    def create(self, e: Group.Created) -> None:
+        at = ms(e.timestamp)
+        self.created.append({'id': str(e.originator_id), 'number': e.number, 'project_id': str(e.project_id),
+                             'short_id': e.short_id, 'hash': e.hash, 'first_seen': at, 'last_seen': at,
+                             **NEW_ROW})
+
+    def insert_created(self, conn: Connection) -> None:
+        """New issues' rows, before anything else may touch them."""
+        if self.created:
+            NEW_GROUP.run(conn, self.created)
+            self.created = []
 
     def clear(self) -> None:
         self.groups: dict[str, dict] = {}
@@ -176,6 +234,7 @@ class IssueBatch:
                    p_message=search_message(summary, data))
 
     def write(self, conn: Connection) -> None:
+        self.insert_created(conn)
         if not self.groups:
             return
         gained = new_users(conn, self.tags)
@@ -188,30 +247,64 @@ class IssueBatch:
         self.clear()  # the batch may go on after a deletion
 
 
+# What statusDetails shows of a status change's details (besides `actor`).
+SHOWN_DETAILS = {'resolved': ('inRelease', 'inNextRelease'),
+                 'ignored': ('ignoreCount', 'ignoreUntil', 'ignoreUserCount', 'ignoreUserWindow', 'ignoreWindow')}
+NOT_IGNORED = {'ignore_until': None, 'ignore_seen': 0, 'ignore_users': 0}
+NOT_PENDING = {'resolution_number': None, 'resolution_activity': None}
+
+
+def shown_details(status: str, details: dict) -> dict:
+    """statusDetails as stored: an ignore without conditions and a plain resolution
+    show nothing; `actor` (a public user id) when the change named one."""
+    shown = {key: details[key] for key in SHOWN_DETAILS.get(status, ()) if key in details}
+    if not any(value is not None for value in shown.values()):
+        return {}
+    if 'actor' in details:
+        shown['actor'] = details['actor']
+    return shown
+
+
+def status_activity(status: str, details: dict) -> tuple[str, dict]:
+    """Sentry's activity type and data for a status change."""
+    if status == 'resolved' and 'inNextRelease' in details:
+        return 'set_resolved_in_release', {'version': ''}
+    if status == 'resolved' and 'inRelease' in details:
+        return 'set_resolved_in_release', {'version': details['inRelease']}
+    if status == 'ignored':
+        return 'set_ignored', {key: details[key] for key in IGNORE_KEYS if key in details}
+    return f'set_{status}', {}
+
+
 class IssueProjection(Projection):
     name = 'issues'
     tables = GROUP_TABLES
 
     def apply_batch(self, conn: Connection, batch: list[tuple[DomainEventProtocol, int]]) -> None:
         """Ingested events are folded; the rest apply in place, as they commute
-        with the fold, except a deletion, which must see the events before it."""
+        with the fold, except a deletion or a merge, which must see the events
+        before it."""
         pending = IssueBatch()
         for event, position in batch:
-            if type(event) is IngestedEvent.Received:
+            kind = type(event)
+            if kind is IngestedEvent.Received:
                 pending.add(event, position)
                 continue
-            if type(event) is Group.Deleted:
+            if kind is Group.Created:
+                pending.create(event)
+                continue
+            if kind is Group.Deleted or kind is Group.Forwarded:
                 pending.write(conn)
+            else:
+                pending.insert_created(conn)
             self.apply(conn, event, position)
         pending.write(conn)
 
     @handles(Group.Created)
     def created(self, conn: Connection, e: Group.Created, position: int) -> None:
-        at = ms(e.timestamp)
-        conn.execute(insert(groups).values(
-            id=str(e.originator_id), number=e.number, project_id=str(e.project_id), short_id=e.short_id,
-            hash=e.hash, first_seen=at, last_seen=at, active_at=at,
-        ))
+        batch = IssueBatch()
+        batch.create(e)
+        batch.write(conn)
 
     @handles(IngestedEvent.Received)
     def received(self, conn: Connection, e: IngestedEvent.Received, position: int) -> None:
@@ -221,102 +314,199 @@ class IssueProjection(Projection):
 
     @handles(Group.Regressed)
     def regressed(self, conn: Connection, e: Group.Regressed, position: int) -> None:
-        at = ms(e.timestamp)
-        conn.execute(update(groups).where(groups.c.id == str(e.originator_id))
-                     .values(status='unresolved', status_details={}, active_at=at, resolved_at=None))
-        self._record(conn, e, position, 'set_regression', {})
+        """As Sentry's regression handling: a resolution in the next release that
+        a newer release reopens learns that release's version."""
+        version = getattr(e, 'version', '')
+        if version:
+            entry = select(groups.c.resolution_activity).where(groups.c.id == str(e.originator_id)).scalar_subquery()
+            conn.execute(update(activity).where(activity.c.id == entry).values(data={'version': version}))
+        self._set(conn, e, status='unresolved', status_details={}, active_at=ms(e.timestamp), resolved_at=None,
+                  **NOT_IGNORED, **NOT_PENDING)
+        record(conn, e, position, 'set_regression', {'version': getattr(e, 'version', '')})
 
     @handles(Group.StatusChanged)
     def status_changed(self, conn: Connection, e: Group.StatusChanged, position: int) -> None:
-        at = ms(e.timestamp)
-        values: dict = {'status': e.status, 'status_details': dict(e.details)}
+        at, details = ms(e.timestamp), dict(e.details)
+        values: dict = {'status': e.status, 'status_details': shown_details(e.status, details), **NOT_IGNORED,
+                        **NOT_PENDING}
         if e.status == 'resolved':
             values['resolved_at'] = at
+            if details.get('inNextRelease'):
+                values.update(resolution_number=details.get('releaseNumber'), resolution_activity=position)
         elif e.status == 'unresolved':
             values.update(resolved_at=None, active_at=at)
-        conn.execute(update(groups).where(groups.c.id == str(e.originator_id)).values(**values))
-        data = {k: v for k, v in e.details.items() if k != 'actor'} if e.status == 'ignored' else {}
-        self._record(conn, e, position, f'set_{e.status}', data)
+        else:
+            values['ignore_until'] = details.get('ignoreUntil')
+        self._set(conn, e, **values)
+        record(conn, e, position, *status_activity(e.status, details))
+
+    @handles(Group.Counted)
+    def counted(self, conn: Connection, e: Group.Counted, position: int) -> None:
+        self._set(conn, e, ignore_seen=e.seen, ignore_users=e.users)
+
+    @handles(Group.Assigned)
+    def assigned(self, conn: Connection, e: Group.Assigned, position: int) -> None:
+        self._set(conn, e, assignee_id=e.user_id)
+        record(conn, e, position, 'assigned', {'assignee': e.user_number, 'assigneeEmail': e.email})
+
+    @handles(Group.Unassigned)
+    def unassigned(self, conn: Connection, e: Group.Unassigned, position: int) -> None:
+        self._set(conn, e, assignee_id=None)
+        record(conn, e, position, 'unassigned', {})
+
+    @handles(Group.Shared)
+    def shared(self, conn: Connection, e: Group.Shared, position: int) -> None:
+        self._set(conn, e, share_id=e.share_id, is_public=True)
+        record(conn, e, position, 'set_public', {})
+
+    @handles(Group.Unshared)
+    def unshared(self, conn: Connection, e: Group.Unshared, position: int) -> None:
+        self._set(conn, e, share_id=None, is_public=False)
+        record(conn, e, position, 'set_private', {})
+
+    @handles(Group.Forwarded)
+    def forwarded(self, conn: Connection, e: Group.Forwarded, position: int) -> None:
+        move_group(conn, str(e.originator_id), str(e.to))
+
+    @handles(Group.Merged)
+    def merged(self, conn: Connection, e: Group.Merged, position: int) -> None:
+        record(conn, e, position, 'merge', {'issues': [{'id': child['number']} for child in e.children]})
 
     @handles(Group.Deleted)
     def deleted(self, conn: Connection, e: Group.Deleted, position: int) -> None:
-        group_id = str(e.originator_id)
-        conn.execute(delete(groups).where(groups.c.id == group_id))
-        for table in GROUP_TABLES[1:]:
-            conn.execute(delete(table).where(table.c.group_id == group_id))
+        forget_group(conn, str(e.originator_id))
 
     @staticmethod
-    def _record(conn: Connection, e: Group.Event, position: int, kind: str, data: dict) -> None:
-        actor = (e.meta or {}).get('actor') or {}
-        conn.execute(insert(activity).values(id=position, group_id=str(e.originator_id), type=kind,
-                                             user_id=actor.get('user_id'), data=data, date=ms(e.timestamp)))
+    def _set(conn: Connection, e: Group.Event, **values: object) -> None:
+        conn.execute(update(groups).where(groups.c.id == str(e.originator_id)).values(**values))
+
+    @handles(GroupUser.Started)
+    def mark_started(self, conn: Connection, e: GroupUser.Started, position: int) -> None:
+        conn.execute(insert(group_users).values(id=str(e.originator_id), group_id=str(e.group_id),
+                                                user_id=str(e.user_id), bookmarked=False))
+
+    @handles(GroupUser.BookmarkSet)
+    def bookmark_set(self, conn: Connection, e: GroupUser.BookmarkSet, position: int) -> None:
+        self._mark(conn, e, bookmarked=e.bookmarked)
+
+    @handles(GroupUser.SubscriptionSet)
+    def subscription_set(self, conn: Connection, e: GroupUser.SubscriptionSet, position: int) -> None:
+        self._mark(conn, e, subscribed=e.subscribed, reason=e.reason)
+
+    @handles(GroupUser.SeenSet)
+    def seen_set(self, conn: Connection, e: GroupUser.SeenSet, position: int) -> None:
+        self._mark(conn, e, seen_at=e.at)
+
+    @staticmethod
+    def _mark(conn: Connection, e: GroupUser.Event, **values: object) -> None:
+        conn.execute(update(group_users).where(group_users.c.id == str(e.originator_id)).values(**values))
+
+    @handles(Note.Created)
+    def note_created(self, conn: Connection, e: Note.Created, position: int) -> None:
+        group_id = str(e.group_id)
+        record(conn, e, position, 'note', {'text': e.text}, group_id=group_id, note_id=str(e.originator_id))
+        conn.execute(update(groups).where(groups.c.id == group_id).values(num_comments=groups.c.num_comments + 1))
+
+    @handles(Note.Updated)
+    def note_updated(self, conn: Connection, e: Note.Updated, position: int) -> None:
+        if 'text' in e.changes:
+            conn.execute(update(activity).where(activity.c.note_id == str(e.originator_id))
+                         .values(data={'text': e.changes['text']}))
+
+    @handles(Note.Deleted)
+    def note_deleted(self, conn: Connection, e: Note.Deleted, position: int) -> None:
+        # The note may have moved with a merge: its entry knows where it is now.
+        group_id = conn.execute(select(activity.c.group_id).where(activity.c.note_id == str(e.originator_id))).scalar()
+        if group_id is None:
+            return
+        conn.execute(delete(activity).where(activity.c.note_id == str(e.originator_id)))
+        conn.execute(update(groups).where(groups.c.id == group_id).values(num_comments=groups.c.num_comments - 1))
+
+    @handles(Release.Created, Release.Recreated)
+    def release_created(self, conn: Connection, e: Release.Created | Release.Recreated, position: int) -> None:
+        """A newer release of a project names the version its issues resolved in the
+        next release were resolved in (Sentry's clear_expired_resolutions)."""
+        if not e.project_ids:
+            return
+        waiting = (groups.c.project_id.in_([str(p) for p in e.project_ids]), groups.c.resolution_number < e.number,
+                   groups.c.resolution_activity.is_not(None))
+        entries = select(groups.c.resolution_activity).where(*waiting).scalar_subquery()
+        conn.execute(update(activity).where(activity.c.id.in_(entries)).values(data={'version': e.version}))
+        conn.execute(update(groups).where(*waiting).values(**NOT_PENDING))
+
+
+def record(conn: Connection, e: DomainEventProtocol, position: int, kind: str, data: dict, *,
+           group_id: str | None = None, note_id: str | None = None) -> None:
+    """An activity entry; `user_id` is the acting user's public id (None for keys and the system)."""
+    actor = (getattr(e, 'meta', None) or {}).get('actor') or {}
+    conn.execute(insert(activity).values(id=position, group_id=group_id or str(e.originator_id), type=kind,
+                                         user_id=actor.get('user_id'), data=data, date=ms(e.timestamp),
+                                         note_id=note_id))
+
+
+def forget_group(conn: Connection, group_id: str) -> None:
+    conn.execute(delete(groups).where(groups.c.id == group_id))
+    for table in GROUP_TABLES[1:]:
+        conn.execute(delete(table).where(table.c.group_id == group_id))
+
+
+def move_group(conn: Connection, child_id: str, parent_id: str) -> None:
+    """A merge: the child's tag values, counts, hashes and activity become the
+    parent's and its counters add up there; its row and the users' marks go."""
+    child = conn.execute(select(groups).where(groups.c.id == child_id)).first()
+    parent = conn.execute(select(groups).where(groups.c.id == parent_id)).first()
+    if child is None or parent is None:
+        return  # a deleted issue forwarded to its replacement: nothing left to move
+    tag_rows = conn.execute(select(group_tag_values).where(group_tag_values.c.group_id == child_id)).mappings()
+    GROUP_TAGS.run(conn, [{**row, 'group_id': parent_id} for row in tag_rows])
+    count_rows = conn.execute(select(group_counts).where(group_counts.c.group_id == child_id)).mappings()
+    GROUP_COUNTS.run(conn, [{**row, 'group_id': parent_id} for row in count_rows])
+    for table in (group_hashes, activity):
+        conn.execute(update(table).where(table.c.group_id == child_id).values(group_id=parent_id))
+    conn.execute(update(groups).where(groups.c.id == parent_id).values(**merged_counters(conn, parent, child)))
+    forget_group(conn, child_id)
+
+
+def merged_counters(conn: Connection, parent: Row, child: Row) -> dict:
+    times_seen = parent.times_seen + child.times_seen
+    last_seen = max(parent.last_seen, child.last_seen)
+    earlier = child if child.first_seen < parent.first_seen else parent
+    later = child if child.last_seen > parent.last_seen else parent
+    user_count = conn.execute(select(func.count()).select_from(group_tag_values).where(
+        group_tag_values.c.group_id == parent.id, group_tag_values.c.key == USER_KEY)).scalar_one()
+    return {
+        'times_seen': times_seen, 'first_seen': earlier.first_seen, 'last_seen': last_seen,
+        'user_count': user_count, 'num_comments': parent.num_comments + child.num_comments,
+        'first_release': earlier.first_release or later.first_release,
+        'last_release': later.last_release or earlier.last_release,
+        'score': int(math.log(max(times_seen, 1)) * 600 + last_seen // 1000),
+    }
 
 
 def group_by_number(conn: Connection, number: int) -> Row | None:
     return conn.execute(select(groups).where(groups.c.number == number)).first()
 
 
-class InvalidQuery(ValueError):
-    """A search the issue list cannot parse; the message is Sentry's."""
+def next_lapse(conn: Connection, project_ids: list[str], now: int) -> int | None:
+    """The first moment after `now` at which an ignore in these projects lapses (epoch ms)."""
+    return conn.execute(select(func.min(groups.c.ignore_until)).where(
+        groups.c.project_id.in_(project_ids), groups.c.status == 'ignored', groups.c.ignore_until > now)).scalar()
 
 
-STATUS_ALIASES = {'muted': 'ignored'}
-
-# The issue list's `sort` values and the column each pages by (descending).
-SORTS = {
-    'date': groups.c.last_seen,
-    'new': groups.c.first_seen,
-    'freq': groups.c.times_seen,
-    'priority': groups.c.score,
-    'user': groups.c.user_count,
-}
+def group_by_id(conn: Connection, group_id: str) -> Row | None:
+    return conn.execute(select(groups).where(groups.c.id == group_id)).first()
 
 
-@dataclass
-class IssueQuery:
-    """A parsed `query`. No query at all means unresolved issues only; an empty
-    one means every status. `terms` keeps the `key:value` tokens and `words`
-    the free text that the issue search interprets."""
-
-    statuses: tuple[str, ...] | None = ('unresolved',)
-    assigned: bool | None = None
-    terms: list[tuple[str, str]] = field(default_factory=list)
-    words: list[str] = field(default_factory=list)
+def group_by_short_id(conn: Connection, project_id: str, short_id: int) -> Row | None:
+    return conn.execute(select(groups).where(groups.c.project_id == project_id,
+                                             groups.c.short_id == short_id)).first()
 
 
-def parse_issue_query(text: str | None) -> IssueQuery:
-    if text is None:
-        return IssueQuery()
-    parsed = IssueQuery(statuses=None)
-    for token in text.split():
-        key, sep, value = token.partition(':')
-        if not sep or not key:
-            parsed.words.append(token)
-        elif key == 'is':
-            _apply_is(parsed, value)
-        else:
-            parsed.terms.append((key, value))
-    return parsed
-
-
-def _apply_is(parsed: IssueQuery, value: str) -> None:
-    status = STATUS_ALIASES.get(value, value)
-    if status in STATUSES:
-        parsed.statuses = (status,)
-    elif value in ('assigned', 'unassigned'):
-        parsed.assigned = value == 'assigned'
-    else:
-        raise InvalidQuery(f"Your search query could not be parsed: 'is:' had unknown status code '{value}'.")
-
-
-def issues_query(project_ids: list[str], search: IssueQuery) -> Select:
-    """The issues of these projects that match; the caller pages it by a SORTS column."""
-    query = select(groups).where(groups.c.project_id.in_(project_ids))
-    if search.statuses is not None:
-        query = query.where(groups.c.status.in_(search.statuses))
-    if search.assigned is not None:
-        query = query.where(groups.c.assignee_id.isnot(None) if search.assigned else groups.c.assignee_id.is_(None))
-    return query
+def groups_by_numbers(conn: Connection, project_ids: list[str], numbers: list[int]) -> list[Row]:
+    if not numbers:
+        return []
+    return conn.execute(select(groups).where(groups.c.project_id.in_(project_ids), groups.c.number.in_(numbers))
+                        .order_by(groups.c.number)).all()
 
 
 def activity_of(conn: Connection, group_id: str, limit: int = 100) -> list[Row]:
@@ -325,13 +515,71 @@ def activity_of(conn: Connection, group_id: str, limit: int = 100) -> list[Row]:
                         .order_by(activity.c.id.desc()).limit(limit)).all()
 
 
+def notes_query(group_id: str) -> Select:
+    return select(activity).where(activity.c.group_id == group_id, activity.c.type == 'note')
+
+
+def note_entry(conn: Connection, group_id: str, entry_id: int) -> Row | None:
+    return conn.execute(select(activity).where(activity.c.group_id == group_id, activity.c.id == entry_id,
+                                               activity.c.type == 'note')).first()
+
+
+def recent_note(conn: Connection, group_id: str, user_number: str, text: str, since: int) -> bool:
+    """Whether the user posted this text on the issue since `since` (epoch ms)."""
+    rows = conn.execute(select(activity.c.data).where(activity.c.group_id == group_id, activity.c.type == 'note',
+                                                      activity.c.user_id == user_number, activity.c.date >= since))
+    return any((data or {}).get('text') == text for (data,) in rows)
+
+
 def hashes_query(group_id: str) -> Select:
     return select(group_hashes).where(group_hashes.c.group_id == group_id)
 
 
+def marks_of(conn: Connection, user_id: str | None, group_ids: list[str]) -> dict[str, Row]:
+    """The caller's own marks (bookmark, subscription, last view) on these issues."""
+    if user_id is None or not group_ids:
+        return {}
+    query = select(group_users).where(group_users.c.user_id == user_id, group_users.c.group_id.in_(group_ids))
+    return {row.group_id: row for row in conn.execute(query)}
+
+
+def seen_by(conn: Connection, group_id: str, limit: int = 100) -> list[Row]:
+    """Users who saw the issue (with `seen_at`), most recent first."""
+    query = (select(users, group_users.c.seen_at).join(group_users, group_users.c.user_id == users.c.id)
+             .where(group_users.c.group_id == group_id, group_users.c.seen_at.is_not(None))
+             .order_by(group_users.c.seen_at.desc()).limit(limit))
+    return conn.execute(query).all()
+
+
+def participants(conn: Connection, group_id: str) -> list[Row]:
+    """Users subscribed to the issue, by name."""
+    query = (select(users).join(group_users, group_users.c.user_id == users.c.id)
+             .where(group_users.c.group_id == group_id, group_users.c.subscribed.is_(True))
+             .order_by(users.c.email))
+    return conn.execute(query).all()
+
+
+def users_by_ids(conn: Connection, user_ids: set[str]) -> dict[str, Row]:
+    ids = {i for i in user_ids if i}
+    if not ids:
+        return {}
+    return {row.id: row for row in conn.execute(select(users).where(users.c.id.in_(ids)))}
+
+
+def user_by_reference(conn: Connection, reference: str) -> Row | None:
+    """A user named as Sentry's user fields accept: public id, email or username (any case)."""
+    if reference.isdigit():
+        found = conn.execute(select(users).where(users.c.number == int(reference))).first()
+        if found is not None:
+            return found
+    return conn.execute(select(users).where(
+        (users.c.email == reference.strip().lower()) | (func.lower(users.c.username) == reference.strip().lower()))
+        .order_by(users.c.number).limit(1)).first()
+
+
 def users_by_public_ids(conn: Connection, public_ids: set[str]) -> dict[str, Row]:
     """The users who acted in an issue's history, by the public id activity keeps."""
-    numbers = {int(n) for n in public_ids if n and n.isdigit()}
+    numbers = {int(n) for n in public_ids if n and str(n).isdigit()}
     if not numbers:
         return {}
     return {str(row.number): row for row in conn.execute(select(users).where(users.c.number.in_(numbers)))}

@@ -310,6 +310,10 @@ class ReleaseProjection(Projection):
             if type(event) is IngestedEvent.Received:
                 pending.add(event)
                 continue
+            if type(event) is Group.Created:
+                pending.created.append({'group_id': str(event.originator_id), 'project_id': str(event.project_id),
+                                        'version': None, 'seen': False, 'deleted': False})
+                continue
             pending.write(conn)
             self.apply(conn, event, position)
         pending.write(conn)
@@ -328,6 +332,7 @@ class ReleaseBatch:
     still unseen."""
 
     def __init__(self) -> None:
+        self.created: list[dict] = []
         self.firsts: dict[str, tuple[str, str | None]] = {}
         self.stats: dict[tuple, dict] = {}
 
@@ -343,6 +348,9 @@ class ReleaseBatch:
             RELEASE_STATS.add(self.stats, row, (row['project_id'], version))
 
     def write(self, conn: Connection) -> None:
+        if self.created:
+            conn.execute(insert(group_first_releases), self.created)
+            self.created = []
         if not self.firsts:
             return
         ids = list(self.firsts)

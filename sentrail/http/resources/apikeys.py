@@ -17,6 +17,7 @@ from sentrail.domain.apikey import check_key_label, check_key_scopes
 from sentrail.domain.roles import API_KEY_DEFAULT_SCOPES
 from sentrail.http.errors import JSONError, not_found
 from sentrail.http import fields
+from sentrail.http.openapi import NO_CONTENT, Api, Link, Op, created, ok
 from sentrail.http.payload import read_fields
 from sentrail.http.resource import Resource
 from sentrail.http.serializers.apikeys import api_key
@@ -41,7 +42,13 @@ def origins_field(body: dict) -> object:
 
 
 class ApiKeyListResource(Resource):
+    """The organization's API keys, by label (not paginated)."""
+
     scopes = ADMIN_ONLY
+    api = Api(get=Op(returns=ok(['ApiKey'])),
+              post=Op(body='ApiKeyCreate', returns=created('ApiKey'),
+                      links=(Link('/api/0/organizations/{org}/api-keys/{key}/',
+                                  {'org': '$request.path.org', 'key': '$response.body#/id'}),)))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str) -> None:
         with self.services.read() as conn:
@@ -66,7 +73,11 @@ class ApiKeyListResource(Resource):
 
 
 class ApiKeyResource(Resource):
+    """One API key of the organization."""
+
     scopes = ADMIN_ONLY
+    api = Api(get=Op(returns=ok('ApiKey')), put=Op(body='ApiKeyUpdate', returns=ok('ApiKey')),
+              delete=Op(returns=NO_CONTENT), path={'key': "The API key's id."})
 
     def _find(self, conn, req: falcon.Request, org: str, key: str) -> tuple[Row, Row]:  # noqa: ANN001
         org_row = self.access(req).organization(conn, org, self.needed(req))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import falcon
 
 from sentrail.domain.audit import canonical_name
+from sentrail.http.openapi import Api, Op, Param, ok
 from sentrail.http.pagination import respond_with_page
 from sentrail.http.resource import Resource
 from sentrail.http.resources.organizations import ORG_SCOPES
@@ -13,7 +14,11 @@ from sentrail.services import Services
 
 
 class AuditLogResource(Resource):
+    """The organization's audit trail, newest first."""
+
     scopes = ORG_SCOPES
+    api = Api(get=Op(returns=ok(['AuditLogEntry']), paged=True, query=(
+        Param('event', {'type': 'string'}, 'Only entries of this event name, e.g. `member.invite`.'),)))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str) -> None:
         self.services.runner.catch_up()

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
 from sentrail.http.errors import not_found
+from sentrail.http.openapi import Api, Op, Param, ok
 from sentrail.http.resource import Resource
 from sentrail.http.resources.issues import GROUP_SCOPES, IngestedResource, authorize_project, find_issue, page_of
 from sentrail.http.resources.projects import PROJECT_SCOPES, find_project
@@ -24,6 +25,8 @@ EVENT_NOT_FOUND = 'Event not found'
 NO_EVENTS = 'No events found for group'
 READ_PROJECT = {'GET': PROJECT_SCOPES['GET']}
 _CLIENT_ID = re.compile(r'^[0-9a-fA-F]{32}$')
+MESSAGE_QUERY = (Param('query', {'type': 'string'}, 'Only events whose message contains this text.'),)
+EVENT_LIST = Api(get=Op(returns=ok(['Event']), paged=True, query=MESSAGE_QUERY))
 
 
 def client_event_id(text: str) -> str | None:
@@ -49,6 +52,7 @@ class IssueEventListResource(IngestedResource):
     """The issue's events, newest first; `query` keeps those whose message contains it."""
 
     scopes = GROUP_SCOPES
+    api = EVENT_LIST
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, issue: str) -> None:
         with self.reading() as conn:
@@ -63,6 +67,7 @@ class IssueEventEdgeResource(IngestedResource):
     """The issue's latest or oldest event, answered as `events/{id}/` answers."""
 
     scopes = GROUP_SCOPES
+    api = Api(get=Op(returns=ok('EventDetail'), summary="Read the issue's latest (or oldest) event"))
 
     def __init__(self, services: Services, newest: bool) -> None:
         super().__init__(services)
@@ -81,6 +86,7 @@ class EventResource(IngestedResource):
     """An event by its database id, for whoever may read its issue."""
 
     scopes = GROUP_SCOPES
+    api = Api(get=Op(returns=ok('EventDetail')), path={'event_id': "The event's numeric (database) id."})
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, event_id: str) -> None:
         with self.reading() as conn:
@@ -95,6 +101,7 @@ class ProjectEventListResource(IngestedResource):
     """The project's events, newest first; `query` keeps those whose message contains it."""
 
     scopes = READ_PROJECT
+    api = EVENT_LIST
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, project: str) -> None:
         with self.reading() as conn:
@@ -109,6 +116,7 @@ class ProjectEventResource(IngestedResource):
     """An event by the id its client gave it; its neighbours by client ids too."""
 
     scopes = READ_PROJECT
+    api = Api(get=Op(returns=ok('EventDetail')), path={'event_id': 'The id its client gave the event (32 hex).'})
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, project: str, event_id: str) -> None:
         with self.reading() as conn:
@@ -124,6 +132,7 @@ class ProjectTagListResource(IngestedResource):
     """The project's tag keys with their number of values, by key (not paginated)."""
 
     scopes = READ_PROJECT
+    api = Api(get=Op(returns=ok(['TagKey'])))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, project: str) -> None:
         with self.reading() as conn:
@@ -136,6 +145,9 @@ class ProjectTagValueListResource(IngestedResource):
     keeps those containing it. 404 for a key the project never saw."""
 
     scopes = READ_PROJECT
+    api = Api(get=Op(returns=ok(['TagValue']), paged=True,
+                     query=(Param('query', {'type': 'string'}, 'Only values containing this text.'),)),
+              path={'key': 'The tag key.'})
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, project: str, key: str) -> None:
         key = standard_key(key)

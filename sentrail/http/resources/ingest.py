@@ -1,11 +1,13 @@
 """Event ingestion: `/api/{project_id}/store/`, `/api/{project_id}/envelope/`
 and the legacy `/api/store/`, outside /api/0/ and authenticated by client key.
 
-Each accepted event is one `IngestEvent` command; the read models follow in
-the background (Services.catch_up_soon), so an SDK is answered as soon as its
-event is durable. Envelope items other than `event` (transactions, sessions,
-client reports, check-ins, attachments, user reports, unknown types) are
-accepted and dropped: the management API has nothing that shows them.
+Accepted events are recorded by the process's ingestion queue, which commits
+whatever requests are waiting as one batch (sentrail.http.ingest_queue) and
+answers each once its events are durable (503 with Retry-After if that takes
+too long); the read models follow in the background (Services.Follower).
+Envelope items other than `event` (transactions, sessions, client reports,
+check-ins, attachments, user reports, unknown types) are accepted and
+dropped: the management API has nothing that shows them.
 """
 from __future__ import annotations
 
@@ -14,13 +16,17 @@ import uuid
 from dataclasses import dataclass
 
 import falcon
+from eventsourcing.persistence import OperationalError
 
 from sentrail.commands.ingest import IngestEvent
+from sentrail.domain.errors import Conflict
 from sentrail.domain.ingest_normalize import normalize_event
 from sentrail.domain.ingest_payload import (PayloadError, PayloadTooLarge, decode_body, parse_envelope,
                                             parse_json)
 from sentrail.http.ingest_auth import ClientKey, ClientKeys, authenticate
-from sentrail.http.ingest_errors import TOO_LARGE, bad_payload, rejected
+from sentrail.http.ingest_errors import TOO_LARGE, bad_payload, rejected, unavailable
+from sentrail.http.ingest_queue import IngestQueue, Unavailable
+from sentrail.http.openapi import CLIENT_KEY, Api, Op, ok
 from sentrail.http.payload import read_body
 from sentrail.http.ratelimit import enforce
 from sentrail.http.resource import Resource
@@ -102,9 +108,10 @@ class IngestResource(Resource):
 
     public = True
 
-    def __init__(self, services: Services, keys: ClientKeys) -> None:
+    def __init__(self, services: Services, keys: ClientKeys, queue: IngestQueue) -> None:
         super().__init__(services)
         self.keys = keys
+        self.queue = queue
 
     def received(self, req: falcon.Request) -> Received:
         raise NotImplementedError
@@ -129,23 +136,35 @@ class IngestResource(Resource):
         resp.media = {'id': answer_id} if answer_id else {}
 
     def record(self, key: ClientKey, events: list[dict], ip: str | None) -> None:
-        """One command per event (a repeated event_id is stored once and still
-        answered 200); the read models catch up in the background."""
-        for event in events:
-            self.services.bus.handle(IngestEvent(project_id=key.project_id, project_number=key.project_number,
-                                                 data=event, actor=key.actor(ip)))
-        if events:
-            self.services.catch_up_soon()
+        """Wait until the events are committed with whatever else is queued (a
+        repeated event_id is stored once and still answered 200)."""
+        actor = key.actor(ip)
+        try:
+            self.queue.submit([IngestEvent(project_id=key.project_id, project_number=key.project_number,
+                                           data=event, actor=actor) for event in events])
+        except (Unavailable, Conflict, OperationalError):
+            raise unavailable() from None
 
 
 class StoreResource(IngestResource):
     """One event as JSON: plain, gzip, deflate (raven's zlib), br or legacy base64+zlib."""
+
+    api = Api(post=Op(body='EventPayload', returns=ok('IngestAccepted'), summary='Store one event.'),
+              options=Op(returns=ok(None), summary='CORS preflight.'),
+              security=CLIENT_KEY, tag='ingest')
 
     def received(self, req: falcon.Request) -> Received:
         return Received(events=[parse_json(decoded(req, self.services.config.max_event_bytes))])
 
 
 class EnvelopeResource(IngestResource):
+    """An envelope: a header line, then items (only `event` items are kept)."""
+
+    api = Api(post=Op(body='Envelope', body_types=('application/x-sentry-envelope', 'text/plain'),
+                      returns=ok('IngestAccepted'), summary='Send an envelope.'),
+              options=Op(returns=ok(None), summary='CORS preflight.'),
+              security=CLIENT_KEY, tag='ingest')
+
     def received(self, req: falcon.Request) -> Received:
         config = self.services.config
         return envelope_events(decoded(req, config.max_envelope_bytes), config.max_event_bytes)
@@ -169,10 +188,11 @@ class EnvelopeParseResource(Resource):
 
 def routes(services: Services) -> list[tuple[str, Resource]]:
     keys = ClientKeys(services, services.config.client_key_ttl)
+    queue = IngestQueue(services)
     found: list[tuple[str, Resource]] = [
-        ('/api/{project_id}/store/', StoreResource(services, keys)),
-        ('/api/{project_id}/envelope/', EnvelopeResource(services, keys)),
-        ('/api/store/', StoreResource(services, keys)),
+        ('/api/{project_id}/store/', StoreResource(services, keys, queue)),
+        ('/api/{project_id}/envelope/', EnvelopeResource(services, keys, queue)),
+        ('/api/store/', StoreResource(services, keys, queue)),
     ]
     if services.config.bench_endpoints:
         found.append(('/api/{project_id}/envelope-parse/', EnvelopeParseResource(services)))

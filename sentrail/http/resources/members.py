@@ -20,6 +20,7 @@ from sentrail.domain.roles import ROLE_ORDER, outranks
 from sentrail.http import fields
 from sentrail.http.auth import Access
 from sentrail.http.errors import FieldErrors, JSONError, forbidden, not_found
+from sentrail.http.openapi import NO_CONTENT, Api, Link, Op, Param, created, ok
 from sentrail.http.pagination import cursor_param, page_size, set_link
 from sentrail.http.payload import read_fields
 from sentrail.http.resource import Resource
@@ -96,7 +97,16 @@ def emails_in(query: str) -> list[str]:
 
 
 class MemberListResource(Resource):
+    """The organization's members and pending invitations."""
+
     scopes = MEMBER_SCOPES
+    api = Api(
+        get=Op(returns=ok(['OrganizationMember']), paged=True,
+               query=(Param('query', {'type': 'string'}, '`email:<address>` tokens.'),)),
+        post=Op(body='MemberInvite', returns=created('OrganizationMember'), summary='Invite a member.',
+                links=(Link('/api/0/organizations/{org}/members/{member}/',
+                            {'org': '$request.path.org', 'member': '$response.body#/id'}),)),
+    )
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str) -> None:
         """Members and pending invitations, by email, keyset-paginated on the email's leading bytes."""
@@ -113,7 +123,7 @@ class MemberListResource(Resource):
         body = read_fields(req)
         email = normalize_email(fields.string('email', fields.required(body, 'email'), 75))
         role = fields.choice('role', fields.required(body, 'role'), ROLE_ORDER)
-        slugs = fields.string_list('teams', body.get('teams') or [])
+        slugs = fields.string_list('teams', body['teams'] if body.get('teams') is not None else [])
         access = self.access(req)
         with self.services.read() as conn:
             org_row = access.organization(conn, org, self.needed(req))
@@ -134,7 +144,12 @@ class MemberListResource(Resource):
 
 
 class MemberResource(Resource):
+    """One member, with the roles the caller could give them."""
+
     scopes = RELAXED_MEMBER_SCOPES
+    api = Api(get=Op(returns=ok('OrganizationMemberDetail')),
+              put=Op(body='MemberUpdate', returns={200: 'OrganizationMemberDetail', 204: None}),
+              delete=Op(returns=NO_CONTENT, summary='Remove a member, or leave.'))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, member: str) -> None:
         access = self.access(req)
@@ -204,6 +219,8 @@ class MemberTeamResource(Resource):
     who holds at least the member's role (Sentry 8.22 allowed only the former)."""
 
     scopes = RELAXED_ORG_SCOPES
+    api = Api(post=Op(returns={201: 'TeamWithProjects', 204: None}, summary='Join the team.'),
+              delete=Op(returns=ok('TeamWithProjects'), summary='Leave the team.'))
 
     def _resolve(self, conn, access: Access, org: str, member: str, team: str,  # noqa: ANN001
                  needed: tuple[str, ...] | None) -> tuple[Row, Row, Row]:

@@ -10,6 +10,7 @@ from sentrail.commands.organizations import CreateOrganization, DeleteOrganizati
 from sentrail.domain.roles import ROLE_ORDER, SCOPES
 from sentrail.http import fields
 from sentrail.http.errors import not_authenticated
+from sentrail.http.openapi import NO_CONTENT, Api, Link, Op, Param, created, ok
 from sentrail.http.pagination import respond_with_page
 from sentrail.http.payload import read_fields
 from sentrail.http.resource import Resource
@@ -53,8 +54,20 @@ def _search(query, text: str):  # noqa: ANN001, ANN202
     return query
 
 
+ORG_LINK = Link('/api/0/organizations/{org}/', {'org': '$response.body#/slug'})
+
+
 class OrganizationListResource(Resource):
+    """Organizations the caller belongs to (a key: its own; a superuser's session: all), oldest first."""
+
     scopes = ORG_SCOPES
+    api = Api(
+        get=Op(returns=ok(['Organization']), paged=True,
+               query=(Param('member', {'type': 'string'}, '`1` or `true`: only those the caller is a member of.'),
+                      Param('query', {'type': 'string'}, 'Name or slug text, `slug:` and `id:` tokens.'))),
+        post=Op(body='OrganizationCreate', returns=created('Organization'), links=(ORG_LINK,),
+                summary='Create an organization owned by the calling user.'),
+    )
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         auth = self.auth(req)
@@ -87,7 +100,12 @@ class OrganizationListResource(Resource):
 
 
 class OrganizationResource(Resource):
+    """One organization, with the teams and projects the caller may see."""
+
     scopes = ORG_SCOPES
+    api = Api(get=Op(returns=ok('DetailedOrganization')),
+              put=Op(body='OrganizationUpdate', returns=ok('DetailedOrganization')),
+              delete=Op(returns=NO_CONTENT, summary='Delete the organization (needs a user).'))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str) -> None:
         with self.services.read() as conn:

@@ -11,6 +11,7 @@ from sentrail.commands.organizations import CreateProjectKey
 from sentrail.commands.projectkeys import DeleteProjectKey, UpdateProjectKey
 from sentrail.http import fields
 from sentrail.http.errors import FieldErrors, not_found
+from sentrail.http.openapi import NO_CONTENT, Api, Link, Op, Param, created, ok
 from sentrail.http.pagination import respond_with_page
 from sentrail.http.payload import read_fields
 from sentrail.http.resource import Resource
@@ -53,6 +54,17 @@ def optional_hex(body: dict, name: str) -> str | None:
 
 
 class ProjectKeyListResource(ProjectScopedResource):
+    """The project's client keys (DSNs), newest first."""
+
+    api = Api(
+        get=Op(returns=ok(['ProjectKey']), paged=True,
+               query=(Param('status', {'type': 'string'}, '`active` or `inactive`.'),)),
+        post=Op(body='ProjectKeyCreate', returns=created('ProjectKey'), summary='Create a client key.',
+                links=(Link('/api/0/projects/{org}/{project}/keys/{key}/',
+                            {'org': '$request.path.org', 'project': '$request.path.project',
+                             'key': '$response.body#/id'}),)),
+    )
+
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, project: str) -> None:
         with self.services.read() as conn:
             row = self.project(req, conn, org, project)
@@ -102,6 +114,11 @@ def key_changes(body: dict) -> dict:
 
 
 class ProjectKeyResource(ProjectScopedResource):
+    """One client key, by its public key."""
+
+    api = Api(get=Op(returns=ok('ProjectKey')), put=Op(body='ProjectKeyUpdate', returns=ok('ProjectKey')),
+              delete=Op(returns=NO_CONTENT), path={'key': "The client key's public key."})
+
     def key(self, req: falcon.Request, conn: Connection, org: str, project: str, key: str) -> Row:
         row = client_keys.key_of_project(conn, self.project(req, conn, org, project).id, key)
         if row is None:

@@ -15,6 +15,7 @@ from sentrail.commands.projects import DeleteProject, UpdateProject
 from sentrail.http import fields
 from sentrail.http.auth import Access, Auth
 from sentrail.http.errors import FieldErrors, JSONError, not_found
+from sentrail.http.openapi import NO_CONTENT, Api, Op, Param, ok
 from sentrail.http.pagination import respond_with_page
 from sentrail.http.payload import read_fields
 from sentrail.http.resource import Resource
@@ -101,6 +102,9 @@ class OrganizationProjectListResource(Resource):
     in creation order, keyset-paginated."""
 
     scopes = ORG_SCOPES
+    api = Api(get=Op(returns=ok(['ProjectWithTeam']), paged=True, query=(
+        Param('statsPeriod', {'type': 'string', 'enum': ['', *STATS_PERIODS]}, 'Add each project\'s event series.'),
+        Param('query', {'type': 'string'}, '`slug:`, `name:`, `platform:`, `id:`, `team:` tokens or free text.'))))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str) -> None:
         period = stats_period(req)
@@ -125,6 +129,9 @@ class ProjectListResource(Resource):
     superuser all, a user those of the teams they may act on in their organizations."""
 
     scopes = {'GET': PROJECT_SCOPES['GET']}
+    api = Api(get=Op(returns=ok(['ProjectWithOrganization']), paged=True, query=(
+        Param('status', {'type': 'string'}, '`active` (default) or `deleted` (always empty).'),
+        Param('query', {'type': 'string'}, '`slug:`, `name:`, `platform:`, `id:` tokens or free text.'))))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         # Deleted projects leave the read model, so `?status=deleted` finds none.
@@ -156,6 +163,8 @@ class ProjectResource(Resource):
     subscription and the platform, project writers everything else too."""
 
     scopes = RELAXED_PROJECT_SCOPES
+    api = Api(get=Op(returns=ok('DetailedProject')), put=Op(body='ProjectUpdate', returns=ok('DetailedProject')),
+              delete=Op(returns=NO_CONTENT))
 
     def _answer(self, req: falcon.Request, conn: Connection, org_row: Row, row: Row) -> dict:
         flags = Viewer.of(conn, self.auth(req)).flags(row)
@@ -237,6 +246,7 @@ class ProjectMemberListResource(Resource):
     """Members of the project's team (not paginated)."""
 
     scopes = {'GET': PROJECT_SCOPES['GET']}
+    api = Api(get=Op(returns=ok(['OrganizationMember'])))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, project: str) -> None:
         with self.services.read() as conn:

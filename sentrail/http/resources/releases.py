@@ -20,6 +20,7 @@ from sentrail.domain.release import MAX_COMMIT_LENGTH, MAX_VERSION_LENGTH, STATU
 from sentrail.http import fields
 from sentrail.http.auth import Access
 from sentrail.http.errors import FieldErrors, forbidden, not_found
+from sentrail.http.openapi import NO_CONTENT, Api, Link, Op, Param, ok
 from sentrail.http.pagination import cursor_param, page_size, respond_with_page, set_link
 from sentrail.http.payload import read_fields
 from sentrail.http.resource import Resource
@@ -43,6 +44,12 @@ DATE_FORMAT = 'Datetime has wrong format. Use one of these formats instead: ' \
               'YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].'
 PATCH_TYPES = ('A', 'D', 'M')
 
+LIST_QUERY = (Param('query', {'type': 'string'}, 'Versions starting with this text.'),
+              Param('status', {'type': 'string'}, '`open` (default), `archived`, or empty for any.'))
+CREATED_OR_KNOWN = {201: 'Release', 208: 'Release'}
+DETAIL = Api(get=Op(returns=ok('Release')), put=Op(body='ReleaseUpdate', returns=ok('Release')),
+             delete=Op(returns=NO_CONTENT, summary='Delete the release (400 while an issue was first seen in it).'))
+
 
 # --- input -------------------------------------------------------------------------------------------
 
@@ -52,12 +59,12 @@ def parse_date(name: str, value: Any) -> int | None:
         return None
     try:
         moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
+        if moment is not None:  # in UTC, where it must still fall within years 1 to 9999
+            moment = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         moment = None
     if moment is None:
         raise FieldErrors({name: [DATE_FORMAT]})
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1000)
 
 
@@ -155,7 +162,8 @@ def release_changes(body: dict) -> dict:
 
 
 def commits_of(body: dict) -> tuple[dict, ...] | None:
-    return parse_commits(body['commits']) if body.get('commits') else None
+    """None (leave the commits alone) for no list or an empty one; anything else must be commits."""
+    return None if body.get('commits') in (None, []) else parse_commits(body['commits'])
 
 
 def now_ms() -> int:
@@ -276,8 +284,8 @@ class ReleaseListBase(Resource):
         status = body.get('status')
         outcome = self.services.execute(CreateRelease(
             organization_id=UUID(org_row.id), version=fields.required(body, 'version'),
-            project_ids=tuple(UUID(p) for p in project_ids), ref=fields.optional_string('ref', body.get('ref') or None,
-                                                                                      MAX_VERSION_LENGTH),
+            project_ids=tuple(UUID(p) for p in project_ids), ref=fields.optional_string('ref', body.get('ref'),
+                                                                                      MAX_VERSION_LENGTH) or None,
             url=parse_url('url', body.get('url')), date_started=parse_date('dateStarted', body.get('dateStarted')),
             date_released=parse_date('dateReleased', body.get('dateReleased')), status=status,
             commits=commits_of(body), refs=parse_refs(body), actor=self.auth(req).actor(),
@@ -291,6 +299,13 @@ class ReleaseListBase(Resource):
 class OrganizationReleaseListResource(ReleaseListBase):
     """Releases of the projects the caller may access, newest first; creating one for
     some of those projects (idempotent: 201 when something was new, 208 otherwise)."""
+
+    api = Api(get=Op(returns=ok(['Release']), paged=True, query=LIST_QUERY),
+              post=Op(body='ReleaseCreate', returns=CREATED_OR_KNOWN, links=(
+                  Link('/api/0/organizations/{org}/releases/{version}/',
+                       {'org': '$request.path.org', 'version': '$response.body#/version'}),
+                  Link('/api/0/organizations/{org}/releases/{version}/deploys/',
+                       {'org': '$request.path.org', 'version': '$response.body#/version'}))))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str) -> None:
         with self.services.read() as conn:
@@ -365,6 +380,10 @@ class ReleaseDetailBase(Resource):
 
 
 class OrganizationReleaseResource(ReleaseDetailBase):
+    """One release of the organization."""
+
+    api = DETAIL
+
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, version: str) -> None:
         self._get(req, resp, org, version, None)
 
@@ -379,6 +398,7 @@ class ReleaseCommitListResource(Resource):
     """The release's commits, newest first, paginated; at organization or project level."""
 
     scopes = {'GET': RELEASE_SCOPES['GET']}
+    api = Api(get=Op(returns=ok(['Commit']), paged=True))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, version: str,
                project: str | None = None) -> None:
@@ -408,6 +428,7 @@ class PreviousReleaseResource(Resource):
     `sentry-cli releases set-commits --local` starts its walk."""
 
     scopes = {'GET': RELEASE_SCOPES['GET']}
+    api = Api(get=Op(returns=ok('PreviousRelease')))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, version: str) -> None:
         with self.services.read() as conn:
@@ -421,6 +442,8 @@ class DeployListResource(Resource):
     `dateFinished` now unless given)."""
 
     scopes = RELEASE_SCOPES
+    api = Api(get=Op(returns=ok(['Deploy']), paged=True),
+              post=Op(body='DeployCreate', returns={201: 'Deploy'}, summary='Record a deploy of the release.'))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, version: str) -> None:
         with self.services.read() as conn:
@@ -449,6 +472,12 @@ class DeployListResource(Resource):
 class ProjectReleaseListResource(ReleaseListBase):
     """The project's releases; creating one in the project (201 or 208)."""
 
+    api = Api(get=Op(returns=ok(['Release']), paged=True, query=LIST_QUERY),
+              post=Op(body='ProjectReleaseCreate', returns=CREATED_OR_KNOWN, links=(
+                  Link('/api/0/projects/{org}/{project}/releases/{version}/',
+                       {'org': '$request.path.org', 'project': '$request.path.project',
+                        'version': '$response.body#/version'}),)))
+
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, project: str) -> None:
         with self.services.read() as conn:
             org_row, project_row = find_project(self.access(req), conn, org, project, self.needed(req))
@@ -462,6 +491,10 @@ class ProjectReleaseListResource(ReleaseListBase):
 
 
 class ProjectReleaseResource(ReleaseDetailBase):
+    """One release of the project."""
+
+    api = DETAIL
+
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, project: str, version: str) -> None:
         self._get(req, resp, org, version, project)
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Row
 from sentrail.commands.releases import CreateRepository, DeleteRepository
 from sentrail.http import fields
 from sentrail.http.errors import FieldErrors, not_found
+from sentrail.http.openapi import Api, Link, Op, Param, ok
 from sentrail.http.pagination import respond_with_page
 from sentrail.http.payload import read_fields
 from sentrail.http.resource import Resource
@@ -48,6 +49,11 @@ class RepositoryListResource(Resource):
     adding one by name, provider and url (the url is what `set-commits --auto` matches)."""
 
     scopes = ORG_SCOPES
+    api = Api(get=Op(returns=ok(['Repository']), paged=True,
+                     query=(Param('status', {'type': 'string'}, '`active` (default) or `deleted`.'),)),
+              post=Op(body='RepositoryCreate', returns={201: 'Repository'},
+                      links=(Link('/api/0/organizations/{org}/repos/{repo}/',
+                                  {'org': '$request.path.org', 'repo': '$response.body#/id'}),)))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str) -> None:
         with self.services.read() as conn:
@@ -77,6 +83,7 @@ class RepositoryResource(Resource):
     """One repository; deleting it answers 202 with its pending state, as Sentry does."""
 
     scopes = ORG_SCOPES
+    api = Api(get=Op(returns=ok('Repository')), delete=Op(returns={202: 'Repository'}))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, repo: str) -> None:
         with self.services.read() as conn:
@@ -96,6 +103,7 @@ class RepositoryCommitListResource(Resource):
     """The commits known in a repository, latest learnt first."""
 
     scopes = {'GET': ORG_SCOPES['GET']}
+    api = Api(get=Op(returns=ok(['Commit']), paged=True))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, repo: str) -> None:
         with self.services.read() as conn:

@@ -13,6 +13,7 @@ from sentrail.commands.passwords import verify_password
 from sentrail.domain.actor import Actor
 from sentrail.http.auth import CSRF_COOKIE, SESSION_COOKIE
 from sentrail.http.errors import not_authenticated
+from sentrail.http.openapi import ANYONE, NO_CONTENT, Api, Op, ok
 from sentrail.http.payload import read_json
 from sentrail.http.resource import Resource
 from sentrail.http.serializers.users import user as serialize_user
@@ -21,7 +22,10 @@ from sentrail.services import Services
 
 
 class RootResource(Resource):
+    """The API's version, and who the credentials sent (if any) belong to."""
+
     public = True
+    api = Api(get=Op(returns=ok('Root')), security=ANYONE, tag='root')
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         auth = self.auth(req)
@@ -51,6 +55,13 @@ class AuthResource(Resource):
     """Session log in (HTTP Basic email:password, or a JSON body), current user, log out."""
 
     public = True
+    api = Api(
+        get=Op(returns=ok('User'), summary='The logged-in user (400 when there is none).'),
+        post=Op(body='Login', returns=ok('User'),
+                summary='Log in: HTTP Basic email:password (or a JSON body); sets the session cookie.'),
+        delete=Op(returns=NO_CONTENT, summary='Log out.'),
+        security=ANYONE, tag='root',
+    )
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         auth = self.auth(req)
@@ -61,7 +72,7 @@ class AuthResource(Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         username, password = _login_credentials(req)
         with self.services.read() as conn:
-            user = accounts.user_by_email(conn, username)
+            user = accounts.user_by_email(conn, username) if '\x00' not in username else None  # PostgreSQL refuses NUL
         if user is None or not user.is_active or not verify_password(password, user.password_hash):
             raise not_authenticated('Invalid username or password')
         secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)

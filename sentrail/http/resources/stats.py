@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import falcon
 from sqlalchemy import Connection
 
+from sentrail.http.openapi import Api, Op, Param, ok
 from sentrail.http.resource import Resource
 from sentrail.http.resources.issues import GROUP_SCOPES, IngestedResource, find_issue
 from sentrail.http.resources.organizations import ORG_SCOPES
@@ -31,6 +32,12 @@ MAX_POINTS = 10000
 # Counted stats; the others are accepted and are zero: sentrail rejects and filters nothing.
 RECEIVED = 'received'
 ZERO_STATS = ('rejected', 'blacklisted', 'generated', 'forwarded')
+
+RANGE = (Param('since', {'type': 'number', 'minimum': 0}, 'Start, epoch seconds (default: a day before until).'),
+         Param('until', {'type': 'number', 'minimum': 0}, 'End, epoch seconds (default: now).'),
+         Param('resolution', {'type': 'string', 'pattern': '^[0-9]+[smhd]$'}, '`10s`, `1h` or `1d`.'))
+STAT = Param('stat', {'type': 'string', 'enum': [RECEIVED, *ZERO_STATS]}, 'Which count (default `received`).')
+SERIES = Api(get=Op(returns=ok('StatsSeries'), query=(STAT, *RANGE)))
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,10 @@ def summed(conn: Connection, project_ids: list[str], wanted: Range, stat: str) -
 
 
 class ProjectStatsResource(IngestedResource):
+    """The project's events over time."""
+
     scopes = {'GET': PROJECT_SCOPES['GET']}
+    api = SERIES
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, project: str) -> None:
         stat, wanted = stat_kind(req), stats_range(req)
@@ -112,6 +122,7 @@ class TeamStatsResource(IngestedResource):
     """The team's projects' events, summed; [] for a team without projects."""
 
     scopes = {'GET': TEAM_SCOPES['GET']}
+    api = SERIES
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, team: str) -> None:
         stat, wanted = stat_kind(req), stats_range(req)
@@ -126,6 +137,13 @@ class OrganizationStatsResource(IngestedResource):
     {project id: series} for the projects the caller may see, narrowed by `id=`."""
 
     scopes = {'GET': ORG_SCOPES['GET']}
+    api = Api(get=Op(returns=ok({'anyOf': [{'$ref': '#/components/schemas/StatsSeries'},
+                                           {'$ref': '#/components/schemas/ProjectStatsSeries'}]}),
+                     query=(STAT, *RANGE,
+                            Param('group', {'type': 'string', 'enum': ['organization', 'project']},
+                                  '`organization` (one series, default) or `project` (one per project).'),
+                            Param('id', {'type': 'string'}, 'With `group=project`: only these project ids.',
+                                  repeated=True))))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str) -> None:
         stat, wanted = stat_kind(req), stats_range(req)
@@ -150,6 +168,7 @@ class IssueStatsResource(IngestedResource):
     """The issue's events by their own time; issues keep hourly counts, so 1h or 1d."""
 
     scopes = GROUP_SCOPES
+    api = Api(get=Op(returns=ok('StatsSeries'), query=RANGE))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, issue: str) -> None:
         wanted = stats_range(req, finest=HOUR)

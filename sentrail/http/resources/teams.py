@@ -14,6 +14,7 @@ from sentrail.commands.teams import DeleteTeam, UpdateTeam
 from sentrail.http import fields
 from sentrail.http.auth import Access
 from sentrail.http.errors import not_found
+from sentrail.http.openapi import NO_CONTENT, Api, Link, Op, created, ok
 from sentrail.http.payload import read_fields
 from sentrail.http.resource import Resource
 from sentrail.http.resources.organizations import ORG_SCOPES
@@ -55,6 +56,12 @@ class OrganizationTeamListResource(Resource):
     """The teams the caller may act on, by name then slug, each with its projects (not paginated)."""
 
     scopes = ORG_TEAMS_SCOPES
+    api = Api(get=Op(returns=ok(['TeamWithProjects'])),
+              post=Op(body='TeamCreate', returns=created('Team'), summary='Create a team.',
+                      links=(Link('/api/0/teams/{org}/{team}/', {'org': '$request.path.org',
+                                                                 'team': '$response.body#/slug'}),
+                             Link('/api/0/teams/{org}/{team}/projects/', {'org': '$request.path.org',
+                                                                          'team': '$response.body#/slug'}))))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str) -> None:
         with self.services.read() as conn:
@@ -87,7 +94,11 @@ class OrganizationTeamListResource(Resource):
 
 
 class TeamResource(Resource):
+    """One team, with its organization."""
+
     scopes = TEAM_SCOPES
+    api = Api(get=Op(returns=ok('TeamDetail')), put=Op(body='TeamUpdate', returns=ok('Team')),
+              delete=Op(returns=NO_CONTENT))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, team: str) -> None:
         with self.services.read() as conn:
@@ -123,6 +134,14 @@ class TeamProjectListResource(Resource):
     """The team's projects (not paginated), and creating one in it."""
 
     scopes = PROJECT_SCOPES
+    api = Api(get=Op(returns=ok(['Project'])),
+              post=Op(body='ProjectCreate', returns=created('Project'), summary='Create a project in the team.',
+                      links=(Link('/api/0/projects/{org}/{project}/', {'org': '$request.path.org',
+                                                                       'project': '$response.body#/slug'}),
+                             Link('/api/0/projects/{org}/{project}/keys/',
+                                  {'org': '$request.path.org', 'project': '$response.body#/slug'}),
+                             Link('/api/0/projects/{org}/{project}/releases/',
+                                  {'org': '$request.path.org', 'project': '$response.body#/slug'}))))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, team: str) -> None:
         with self.services.read() as conn:
@@ -149,6 +168,7 @@ class TeamMemberListResource(Resource):
     """The team's members as OrganizationMember, by display name (not paginated)."""
 
     scopes = {'GET': TEAM_SCOPES['GET']}
+    api = Api(get=Op(returns=ok(['OrganizationMember'])))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, org: str, team: str) -> None:
         with self.services.read() as conn:

@@ -12,6 +12,7 @@ from sentrail.domain.roles import SCOPES
 from sentrail.http import fields
 from sentrail.http.auth import Auth
 from sentrail.http.errors import FieldErrors, forbidden
+from sentrail.http.openapi import NO_CONTENT, Api, Link, Op, created, ok
 from sentrail.http.payload import read_fields
 from sentrail.http.resource import Resource
 from sentrail.http.serializers.users import api_token, detailed_user
@@ -49,6 +50,9 @@ def new_password(body: dict, user: Row) -> tuple[str | None, str | None]:
 class UserResource(Resource):
     """Any token may read and edit its own user (Sentry's UserPermission checks no scope);
     a password change needs the current password whatever the credential."""
+
+    api = Api(get=Op(returns=ok('DetailedUser')), put=Op(body='UserUpdate', returns=ok('DetailedUser')),
+              path={'member': 'The caller\'s own user id, or `me`.'})
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, member: str) -> None:
         resp.media = detailed_user(own_user(self.auth(req), member), is_self=True)
@@ -88,6 +92,14 @@ def requested_scopes(body: dict) -> list[str]:
 
 
 class ApiTokenResource(Resource):
+    """The caller's personal auth tokens (a session or a token; never an API key)."""
+
+    api = Api(
+        get=Op(returns=ok(['ApiToken']), summary="List the caller's tokens."),
+        post=Op(body='ApiTokenCreate', returns=created('ApiToken'), summary='Issue a token with these scopes.',
+                links=(Link('/api/0/api-tokens/', {}, ('DELETE',), body={'token': '$response.body#/token'}),)),
+        delete=Op(body='ApiTokenDelete', returns=NO_CONTENT, summary='Revoke the token given in the body.'),
+    )
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         auth = self.auth(req)
         user = token_owner(auth)

@@ -8,4 +8,4 @@ def iso(epoch_ms: int | None) -> str | None:
     if epoch_ms is None:
         return None
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
-    return moment.strftime('%Y-%m-%dT%H:%M:%S.') + f'{moment.microsecond // 1000:03d}Z'
+    return moment.replace(tzinfo=None).isoformat(timespec='milliseconds') + 'Z'  # years before 1000 too: 0161-…
