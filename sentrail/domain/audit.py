@@ -33,7 +33,7 @@ NAMES = {
     'Member.TeamJoined': 'member.join-team',
     'Member.TeamLeft': 'member.leave-team',
     'Group.Regressed': 'issue.regression',
-    'Group.Forwarded': 'issue.merge',
+    'Group.Merged': 'issue.merge',
     'Release.Recreated': 'release.create',
     'Release.ProjectsAdded': 'release.edit',
     'Release.CommitsSet': 'release.set-commits',
@@ -44,7 +44,8 @@ NAMES = {
 }
 
 # Events that change no organization's state as Sentry's audit log sees it.
-SKIPPED = {'Project.BookmarkSet'}
+# (A merge is recorded once, on the parent; Counted is written per event while an ignore counts.)
+SKIPPED = {'Project.BookmarkSet', 'Group.Forwarded', 'Group.Counted'}
 
 SUFFIXES = {'Created': 'create', 'Updated': 'edit', 'Deleted': 'remove'}
 

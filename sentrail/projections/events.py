@@ -10,7 +10,7 @@ from __future__ import annotations
 import orjson
 from eventsourcing.domain import DomainEventProtocol
 from sqlalchemy import (BigInteger, Column, Connection, Index, Integer, Select, String, Table, Text,
-                        UniqueConstraint, and_, delete, or_, select)
+                        UniqueConstraint, and_, delete, or_, select, update)
 from sqlalchemy.engine import Row
 
 from sentrail.domain.group import Group
@@ -107,6 +107,12 @@ class EventProjection(Projection):
     @handles(Group.Deleted)
     def group_deleted(self, conn: Connection, e: Group.Deleted, position: int) -> None:
         conn.execute(delete(events).where(events.c.group_id == str(e.originator_id)))
+
+    @handles(Group.Forwarded)
+    def group_forwarded(self, conn: Connection, e: Group.Forwarded, position: int) -> None:
+        """A merged issue's events now belong to its parent (a deleted issue has none left)."""
+        conn.execute(update(events).where(events.c.group_id == str(e.originator_id))
+                     .values(group_id=str(e.to), group_number=e.to_number))
 
 
 def event_payload(row: Row) -> dict:

@@ -293,8 +293,9 @@ class ReleaseProjection(Projection):
                                                          project_id=str(e.project_id), version=None, seen=False,
                                                          deleted=False))
 
-    @handles(Group.Deleted)
-    def group_deleted(self, conn: Connection, e: Group.Deleted, position: int) -> None:
+    @handles(Group.Deleted, Group.Forwarded)
+    def group_deleted(self, conn: Connection, e: Group.Deleted | Group.Forwarded, position: int) -> None:
+        """A deleted or merged issue no longer holds its first release."""
         conn.execute(update(group_first_releases).where(group_first_releases.c.group_id == str(e.originator_id))
                      .values(deleted=True))
 
