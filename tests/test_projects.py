@@ -2,12 +2,12 @@
 by the overview's numeric id), its settings, and its members."""
 from __future__ import annotations
 
-import re
 from uuid import UUID
 
 from sentrail.commands.organizations import CreateProject, DeleteOrganization
 from sentrail.domain.actor import SYSTEM
 from sentrail.projections import organizations
+from tests.support.paging import walk
 from tests.conftest import basic, bearer
 from tests.test_teams import key_with, member_token, other_credentials
 
@@ -21,23 +21,6 @@ def add_projects(services, team_slug: str, *names: str, platform: str | None = N
         team = organizations.team_by_slug(conn, org.id, team_slug)
     for name in names:
         services.execute(CreateProject(team_id=UUID(team.id), name=name, platform=platform, actor=SYSTEM))
-
-
-def next_link(response) -> tuple[str, bool]:
-    match = re.search(r'rel="next"; results="(true|false)"; cursor="([^"]+)"', response.headers['Link'])
-    return match.group(2), match.group(1) == 'true'
-
-
-def walk(client, path: str, headers: dict, **params: str) -> list[list[str]]:
-    """Follow `next` as sentry-cli does; the slugs of each page."""
-    pages, cursor = [], ''
-    while True:
-        response = client.simulate_get(path, params={**params, 'cursor': cursor}, headers=headers)
-        assert response.status_code == 200, response.text
-        pages.append([p['slug'] for p in response.json])
-        cursor, more = next_link(response)
-        if not more:
-            return pages
 
 
 def test_organization_projects_paginate_with_team_and_stats(client, services, install):

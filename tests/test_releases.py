@@ -2,7 +2,6 @@
 update, archive, delete; deploys; counts from ingested events; scopes and tenancy."""
 from __future__ import annotations
 
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from sentrail.domain.ingest_normalize import normalize_event
 from sentrail.domain.release import release_id
 from sentrail.projections import organizations, projects
 from sentrail.projections.releases import group_first_releases
+from tests.support.paging import next_link, walk
 from tests.conftest import bearer
 from tests.test_teams import key_with, member_token, other_credentials
 
@@ -49,23 +49,6 @@ def ingest(services, release: str | None, fingerprint: str, timestamp: float, pr
            'release': release}
     services.execute(IngestEvent(project_id=UUID(row.id), project_number=row.number, actor=SYSTEM,
                                  data=normalize_event(raw, received_at=time.time(), project_id=row.number)))
-
-
-def next_link(response) -> tuple[str, bool]:
-    match = re.search(r'rel="next"; results="(true|false)"; cursor="([^"]+)"', response.headers['Link'])
-    return match.group(2), match.group(1) == 'true'
-
-
-def walk(client, path: str, headers: dict, **params: str) -> list[list[str]]:
-    """Follow `next` as sentry-cli does; the versions of each page."""
-    pages, cursor = [], ''
-    while True:
-        response = client.simulate_get(path, params={**params, 'cursor': cursor}, headers=headers)
-        assert response.status_code == 200, response.text
-        pages.append([r['version'] for r in response.json])
-        cursor, more = next_link(response)
-        if not more:
-            return pages
 
 
 def test_create_is_idempotent_and_versions_survive_the_path(client, services, install):
@@ -120,7 +103,7 @@ def test_list_filters_orders_and_paginates(client, services, install):
     # A release finalized long ago sorts by its release date, before the others.
     client.simulate_put(RELEASES + '1.1/', headers=owner, json={'dateReleased': '2001-01-01T00:00:00Z'})
 
-    assert walk(client, RELEASES, owner, per_page='2') == [['web_4', 'Web-3'], ['2.0', '1.0'], ['1.1']]
+    assert walk(client, RELEASES, owner, per_page='2', field='version') == [['web_4', 'Web-3'], ['2.0', '1.0'], ['1.1']]
     found = client.simulate_get(RELEASES, params={'query': 'WEB'}, headers=owner)
     assert [r['version'] for r in found.json] == ['web_4', 'Web-3']
     assert [r['version'] for r in client.simulate_get(RELEASES, params={'query': '1.'}, headers=owner).json] == [
@@ -130,7 +113,7 @@ def test_list_filters_orders_and_paginates(client, services, install):
     assert client.simulate_get(RELEASES, params={'query': 'web_'}, headers=owner).json[0]['version'] == 'web_4'
     assert client.simulate_get(RELEASES, params={'per_page': '101'}, headers=owner).status_code == 400
     assert client.simulate_get(RELEASES, params={'cursor': 'x'}, headers=owner).status_code == 400
-    project_level = walk(client, '/api/0/projects/acme/web/releases/', owner, per_page='3')
+    project_level = walk(client, '/api/0/projects/acme/web/releases/', owner, per_page='3', field='version')
     assert project_level == [['web_4', 'Web-3', '2.0'], ['1.0', '1.1']]
 
 
