@@ -158,3 +158,15 @@ def sentry_cli_2(tmp_path_factory: pytest.TempPathFactory) -> Path:
                         f'{result.stderr.strip().splitlines()[-1]}')
         pytest.fail(f'pip install sentry-cli=={SENTRY_CLI_2_VERSION} failed:\n{result.stderr}')
     return target / 'bin' / 'sentry-cli'
+
+
+def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                        name: str) -> str:
+    """A fresh database for a module-scoped fixture parametrized by DATABASES,
+    skipped when --db chose the other one."""
+    chosen = request.config.getoption('--db')
+    if chosen not in ('all', request.param):
+        pytest.skip(f'--db {chosen}')
+    if request.param == 'sqlite':
+        return f'sqlite:///{tmp_path_factory.mktemp(name) / "sentrail.db"}'
+    return request.getfixturevalue('postgres').create_database()

@@ -14,7 +14,7 @@ import pytest
 
 from sentrail.config import Config
 from sentrail.services import Services
-from tests.conftest import DATABASES
+from tests.conftest import DATABASES, module_database_url
 from tests.support.snapshot import differences, snapshot
 from tests.support.store import generate_store
 
@@ -24,13 +24,7 @@ EVENTS = int(os.environ.get('SENTRAIL_TEST_STORE_EVENTS', '50000'))
 @pytest.fixture(scope='module', params=DATABASES)
 def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """One generated store per database, its projections kept live while it grew."""
-    chosen = request.config.getoption('--db')
-    if chosen not in ('all', request.param):
-        pytest.skip(f'--db {chosen}')
-    if request.param == 'sqlite':
-        url = f'sqlite:///{tmp_path_factory.mktemp("store") / "sentrail.db"}'
-    else:
-        url = request.getfixturevalue('postgres').create_database()
+    url = module_database_url(request, tmp_path_factory, 'store')
     services = Services(Config(database_url=url))
     generate_store(services, events=EVENTS)
     services.runner.catch_up()

@@ -20,7 +20,7 @@ from sentrail.domain.actor import SYSTEM
 from sentrail.domain.ingest_normalize import normalize_event
 from sentrail.projections import organizations, projects
 from sentrail.services import Services
-from tests.conftest import DATABASES, LiveServer
+from tests.conftest import DATABASES, LiveServer, module_database_url
 from tests.test_issue_read import error
 
 SENTRY_CLI_3 = Path(sys.executable).parent / 'sentry-cli'
@@ -51,13 +51,7 @@ def fill(database_url: str) -> list[str]:
 @pytest.fixture(scope='module', params=DATABASES)
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """One server per database for the module; its tests run in order on one data set."""
-    chosen = request.config.getoption('--db')
-    if chosen not in ('all', request.param):
-        pytest.skip(f'--db {chosen}')
-    if request.param == 'sqlite':
-        url = f'sqlite:///{tmp_path_factory.mktemp("cli-issues") / "sentrail.db"}'
-    else:
-        url = request.getfixturevalue('postgres').create_database()
+    url = module_database_url(request, tmp_path_factory, 'cli-issues')
     server = LiveServer(url)
     server.credentials = server.bootstrap()
     server.event_ids = fill(url)

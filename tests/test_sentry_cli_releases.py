@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import DATABASES, LiveServer
+from tests.conftest import DATABASES, LiveServer, module_database_url
 
 SENTRY_CLI_3 = Path(sys.executable).parent / 'sentry-cli'
 REMOTE = 'https://github.com/acme/web.git'
@@ -19,13 +19,7 @@ REMOTE = 'https://github.com/acme/web.git'
 @pytest.fixture(scope='module', params=DATABASES)
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """One server per database for the whole module (the tests use distinct versions)."""
-    chosen = request.config.getoption('--db')
-    if chosen not in ('all', request.param):
-        pytest.skip(f'--db {chosen}')
-    if request.param == 'sqlite':
-        url = f'sqlite:///{tmp_path_factory.mktemp("cli-releases") / "sentrail.db"}'
-    else:
-        url = request.getfixturevalue('postgres').create_database()
+    url = module_database_url(request, tmp_path_factory, 'cli-releases')
     server = LiveServer(url)
     server.credentials = server.bootstrap()
     server.start()
