@@ -47,12 +47,7 @@ CHECKS = ('not_a_server_error', 'status_code_conformance', 'content_type_conform
 # Along links: what a create answered can be read at once (read-your-writes), and is gone once deleted.
 STATEFUL_CHECKS = ('ensure_resource_availability', 'use_after_free')
 # Operations left out, each with the bug that makes it fail; remove an entry once its bug is fixed.
-USER_REFERENCE_OVERFLOW = ('500 on PostgreSQL: a numeric user reference past 2**31 (`mentions: [2678891633779]`) '
-                           'reaches projections.issues.user_by_reference, whose integer comparison overflows')
-KNOWN_BUGS: dict[str, str] = {
-    f'post{kind}Issue{notes}': USER_REFERENCE_OVERFLOW
-    for kind in ('Issues', 'Groups') for notes in ('Notes', 'Comments')
-}
+KNOWN_BUGS: dict[str, str] = {}
 # Other spellings of paths served by the same code (and the project-level twins of organization-level
 # releases and issue lists): fuzzed, but not walked through every boundary again.
 ALIAS = re.compile(r'^/api/0/groups/|/comments/|/projects/\{org\}/\{project\}/groups/'

@@ -110,7 +110,7 @@ def test_every_query_term(client, services, install):
         'timesSeen:>10': [b], 'timesSeen:>=5': [b, a], 'timesSeen:<5': [c], 'timesSeen:5': [a],
         'timesSeen:<=12': [c, b, a], 'Disk': [c], '"full on /var"': [c], 'keyerror': [b], 'checkout': [a],
         'cron': [c], 'bad input': [a], 'is:unresolved checkout': [a], 'level:error is:resolved': [],
-        'is: unresolved': [b, a], 'assigned: me': [a],
+        'is: unresolved': [b, a], 'assigned: me': [a], 'assigned:2678891633779': [], 'assigned:\u00b2': [],
     }
     for query, expected in expectations.items():
         assert search(client, owner, query) == expected, query
@@ -120,6 +120,8 @@ def test_every_query_term(client, services, install):
     for query, detail in (('is:sleeping', "Your search query could not be parsed: 'is:' had unknown status code "
                                           "'sleeping'."),
                           ('age:-3x', '-3x is not a valid datetime query'),
+                          ('age:-\u00b2h', '-\u00b2h is not a valid datetime query'),
+                          ('age:-99999999999999999999h', '-99999999999999999999h is not a valid datetime query'),
                           ('age:yesterday', 'yesterday is not a valid datetime query'),
                           ('timesSeen:many', 'Invalid format for numeric search: many')):
         response = client.simulate_get(LIST, params={'query': query}, headers=key)

@@ -42,7 +42,10 @@ def test_notes_list_create_edit_delete(client, services, install):
     for body, errors in (({}, {'text': ['This field is required.']}), ({'text': '  '}, {'text': ['This field is '
                                                                                                    'required.']}),
                          ({'text': 'x', 'mentions': ['nobody@example.com']},
-                          {'mentions': ['Cannot mention a non-team member']})):
+                          {'mentions': ['Cannot mention a non-team member']}),
+                         ({'text': 'x', 'mentions': [2678891633779]},
+                          {'mentions': ['Cannot mention a non-team member']}),
+                         ({'text': 'x', 'mentions': ['\u00b2']}, {'mentions': ['Cannot mention a non-team member']})):
         response = client.simulate_post(path, json=body, headers=owner)
         assert (response.status_code, response.json) == (400, errors)
 

@@ -187,7 +187,7 @@ def _int(value: Any, ctx: _Context, name: str) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value.strip()[:18])
     ctx.invalid(name)
     return None
@@ -217,7 +217,7 @@ def _level(value: Any, ctx: _Context, name: str) -> str | None:
     """Map SDK levels (strings or Python logging numbers) to Sentry's names."""
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().lstrip('-').isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().lstrip('-').isdigit():
         value = int(value.strip()[:18])
     if isinstance(value, bool):
         pass

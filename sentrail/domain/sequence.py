@@ -7,6 +7,14 @@ from eventsourcing.domain import Aggregate, event
 
 from sentrail.domain.identity import natural_id
 
+MAX_NUMBER = 2 ** 31 - 1  # public ids are 32-bit integers in the read models, as in Sentry
+
+
+def public_number(text: str) -> int | None:
+    """The public id a text names, or None when it cannot name one (not ASCII
+    digits, or past any number a sequence hands out)."""
+    return int(text) if text.isascii() and text.isdigit() and int(text) <= MAX_NUMBER else None
+
 
 class Sequence(Aggregate):
     """A counter per kind of thing; concurrent allocations conflict and are retried."""

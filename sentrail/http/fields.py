@@ -63,9 +63,3 @@ def required(body: dict, name: str) -> Any:
     return body[name]
 
 
-MAX_PUBLIC_ID = 2 ** 31 - 1
-
-
-def public_number(text: str) -> int | None:
-    """A public numeric id from the path, or None when it cannot be one."""
-    return int(text) if text.isascii() and text.isdigit() and int(text) <= MAX_PUBLIC_ID else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Select, and_, false, func, or_, select
 from sqlalchemy.engine import Row
 
+from sentrail.domain.sequence import public_number
 from sentrail.projections.accounts import users
 from sentrail.projections.organizations import member_teams, members, organizations, teams
 from sentrail.projections.projects import project_bookmarks, projects
@@ -70,7 +71,7 @@ def search_projects(query: Select, text: str) -> Select:
             words.append(token)
     for key, values in terms.items():
         if key == 'id':
-            query = query.where(projects.c.number.in_([int(v) for v in values if v.isdigit()]))
+            query = query.where(projects.c.number.in_([n for n in map(public_number, values) if n is not None]))
         else:
             query = query.where(func.lower(SEARCH_KEYS[key]).in_([v.lower() for v in values]))
     if words:

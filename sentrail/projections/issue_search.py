@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 
+from sentrail.domain.sequence import public_number
 from sentrail.projections.accounts import users
 from sentrail.projections.issues import USERS_KEY, group_users, groups
 from sentrail.projections.releases import release_projects, releases
@@ -229,8 +230,8 @@ def user_ids(value: str, searcher: Searcher) -> Any:
     if value == 'me':
         return [searcher.user_id] if searcher.user_id else []
     named = or_(users.c.email == value.lower(), users.c.username == value)
-    if value.isdigit():
-        named = or_(named, users.c.number == int(value))
+    if public_number(value) is not None:
+        named = or_(named, users.c.number == public_number(value))
     return select(users.c.id).where(named)
 
 
@@ -274,7 +275,7 @@ def date_condition(column: Any, value: str, now: int) -> ColumnElement[bool]:
     invalid = InvalidQuery(f'{value} is not a valid datetime query')
     if value[0] in '+-':
         count, unit = value[1:-1], value[-1]
-        if not count.isdigit() or unit not in UNITS:
+        if not (count.isascii() and count.isdigit() and len(count) <= 9) or unit not in UNITS:
             raise invalid
         moment = now - int(count) * UNITS[unit]
         return column >= moment if value[0] == '-' else column <= moment

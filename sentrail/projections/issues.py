@@ -22,6 +22,7 @@ from sentrail.domain.group import IGNORE_KEYS, Group, GroupUser
 from sentrail.domain.ingested import IngestedEvent
 from sentrail.domain.note import Note
 from sentrail.domain.release import Release
+from sentrail.domain.sequence import public_number
 from sentrail.projections.accounts import users
 from sentrail.projections.base import Projection, handles
 from sentrail.projections.clock import ms
@@ -568,8 +569,9 @@ def users_by_ids(conn: Connection, user_ids: set[str]) -> dict[str, Row]:
 
 def user_by_reference(conn: Connection, reference: str) -> Row | None:
     """A user named as Sentry's user fields accept: public id, email or username (any case)."""
-    if reference.isdigit():
-        found = conn.execute(select(users).where(users.c.number == int(reference))).first()
+    number = public_number(reference)
+    if number is not None:
+        found = conn.execute(select(users).where(users.c.number == number)).first()
         if found is not None:
             return found
     return conn.execute(select(users).where(
@@ -579,7 +581,7 @@ def user_by_reference(conn: Connection, reference: str) -> Row | None:
 
 def users_by_public_ids(conn: Connection, public_ids: set[str]) -> dict[str, Row]:
     """The users who acted in an issue's history, by the public id activity keeps."""
-    numbers = {int(n) for n in public_ids if n and str(n).isdigit()}
+    numbers = {n for n in (public_number(str(i)) for i in public_ids if i) if n is not None}
     if not numbers:
         return {}
     return {str(row.number): row for row in conn.execute(select(users).where(users.c.number.in_(numbers)))}

@@ -15,8 +15,8 @@ from sentrail.commands.apikeys import DeleteApiKey, UpdateApiKey
 from sentrail.commands.organizations import CreateApiKey
 from sentrail.domain.apikey import check_key_label, check_key_scopes
 from sentrail.domain.roles import API_KEY_DEFAULT_SCOPES
+from sentrail.domain.sequence import public_number
 from sentrail.http.errors import JSONError, not_found
-from sentrail.http import fields
 from sentrail.http.openapi import NO_CONTENT, Api, Link, Op, created, ok
 from sentrail.http.payload import read_fields
 from sentrail.http.resource import Resource
@@ -81,7 +81,7 @@ class ApiKeyResource(Resource):
 
     def _find(self, conn, req: falcon.Request, org: str, key: str) -> tuple[Row, Row]:  # noqa: ANN001
         org_row = self.access(req).organization(conn, org, self.needed(req))
-        number = fields.public_number(key)
+        number = public_number(key)
         row = organizations.api_key_by_number(conn, org_row.id, number) if number is not None else None
         if row is None:
             raise not_found()

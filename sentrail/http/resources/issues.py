@@ -29,10 +29,10 @@ from sqlalchemy.sql import ColumnElement
 
 from sentrail.commands.issues import MAX_BULK, NO_RELEASE, UNKNOWN_RELEASE, DeleteIssues, UpdateIssues
 from sentrail.domain.roles import ROLES
+from sentrail.domain.sequence import public_number
 from sentrail.http.auth import Access, Auth
 from sentrail.http import fields
 from sentrail.http.errors import FieldErrors, forbidden, not_found
-from sentrail.http.fields import public_number
 from sentrail.http.media import dumps
 from sentrail.http.pagination import cursor_param, page_size, set_link
 from sentrail.http.payload import read_json

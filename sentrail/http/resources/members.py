@@ -17,6 +17,7 @@ from sentrail.commands.accounts import normalize_email
 from sentrail.commands.members import (ASSIGN_REFUSED, INVITE_REFUSED, InviteMember, JoinTeam, LeaveTeam,
                                        RemoveMember, UpdateMember)
 from sentrail.domain.roles import ROLE_ORDER, outranks
+from sentrail.domain.sequence import public_number
 from sentrail.http import fields
 from sentrail.http.auth import Access
 from sentrail.http.errors import FieldErrors, JSONError, forbidden, not_found
@@ -60,7 +61,7 @@ def find_member(conn, access: Access, org: Row, member: str) -> Row:  # noqa: AN
     if member == 'me':
         row = access.member(conn, org)
     else:
-        number = fields.public_number(member)
+        number = public_number(member)
         row = organizations.member_by_number(conn, org.id, number) if number is not None else None
     if row is None:
         raise not_found()

@@ -11,8 +11,8 @@ import falcon
 from sentrail.commands.issues import CreateNote, DeleteNote, EditNote
 from sentrail.domain.group import DUPLICATE_NOTE, NOTE_REPEAT_MS
 from sentrail.domain.note import check_text
+from sentrail.domain.sequence import public_number
 from sentrail.http.errors import FieldErrors, JSONError, forbidden, not_found
-from sentrail.http.fields import public_number
 from sentrail.http.payload import read_json
 from sentrail.http.resource import Resource
 from sentrail.http.resources.issues import GROUP_SCOPES, IngestedResource, entries, find_issue, is_project_member, page_of

@@ -8,6 +8,7 @@ from sqlalchemy import or_
 
 from sentrail.commands.organizations import CreateOrganization, DeleteOrganization, UpdateOrganization
 from sentrail.domain.roles import ROLE_ORDER, SCOPES
+from sentrail.domain.sequence import public_number
 from sentrail.http import fields
 from sentrail.http.errors import not_authenticated
 from sentrail.http.openapi import NO_CONTENT, Api, Link, Op, Param, created, ok
@@ -47,7 +48,8 @@ def _search(query, text: str):  # noqa: ANN001, ANN202
         if sep and key == 'slug':
             query = query.where(org_table.c.slug == value)
         elif sep and key == 'id':
-            query = query.where(org_table.c.number == (int(value) if value.isdigit() else -1))
+            number = public_number(value)
+            query = query.where(org_table.c.number == (number if number is not None else -1))
         else:
             like = f'%{token.lower()}%'
             query = query.where(or_(org_table.c.name.ilike(like), org_table.c.slug.ilike(like)))

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
 from sentrail.commands.projects import DeleteProject, UpdateProject
+from sentrail.domain.sequence import public_number
 from sentrail.http import fields
 from sentrail.http.auth import Access, Auth
 from sentrail.http.errors import FieldErrors, JSONError, not_found
@@ -48,7 +49,7 @@ def find_project(access: Access, conn: Connection, org: str, project: str | None
     """(organization, project) named by slugs, or with `project` None by the overview's
     numeric id in `org`; 404 when unknown, 403 when the caller may not act on it."""
     if project is None:
-        number = fields.public_number(org)
+        number = public_number(org)
         row = projects.project_by_number(conn, number) if number is not None else None
         org_row = organizations.org_by_id(conn, row.organization_id) if row is not None else None
         if org_row is None:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
 from sentrail.commands.releases import CreateRepository, DeleteRepository
+from sentrail.domain.sequence import public_number
 from sentrail.http import fields
 from sentrail.http.errors import FieldErrors, not_found
 from sentrail.http.openapi import Api, Link, Op, Param, ok
@@ -38,7 +39,8 @@ def remote_url(value: object) -> str | None:
 
 def find_repository(resource: Resource, req: falcon.Request, conn: Connection, org: str, repo: str) -> Row:
     org_row = resource.access(req).organization(conn, org, resource.needed(req))
-    row = store.repository_by_number(conn, org_row.id, int(repo)) if repo.isdigit() and len(repo) < 10 else None
+    number = public_number(repo)
+    row = store.repository_by_number(conn, org_row.id, number) if number is not None else None
     if row is None:
         raise not_found()
     return row
