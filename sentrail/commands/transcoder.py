@@ -18,6 +18,7 @@ from eventsourcing.persistence import Transcoder
 
 OPAQUE_KEYS = frozenset({'data', 'summary'})
 TYPE, DATA = '_type_', '_data_'
+SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _tag(value: Any) -> Any:
@@ -35,7 +36,8 @@ def _tag(value: Any) -> Any:
 
 
 def _untag(value: Any) -> Any:
-    if isinstance(value, dict):
+    """Scalars, the most common values by far, are passed over without a call."""
+    if type(value) is dict:
         kind = value.get(TYPE)
         if kind is not None and len(value) == 2 and DATA in value:
             data = value[DATA]
@@ -45,9 +47,9 @@ def _untag(value: Any) -> Any:
                 return datetime.fromisoformat(data)
             if kind == 'decimal_str':
                 return Decimal(data)
-        return {k: _untag(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_untag(v) for v in value]
+        return {k: (v if type(v) in SCALARS else _untag(v)) for k, v in value.items()}
+    if type(value) is list:
+        return [v if type(v) in SCALARS else _untag(v) for v in value]
     return value
 
 
@@ -58,4 +60,4 @@ class OrjsonTranscoder(Transcoder):
 
     def decode(self, data: bytes) -> Any:
         state = orjson.loads(data)
-        return {k: (v if k in OPAQUE_KEYS else _untag(v)) for k, v in state.items()}
+        return {k: (v if k in OPAQUE_KEYS or type(v) in SCALARS else _untag(v)) for k, v in state.items()}

@@ -10,8 +10,8 @@ The issue search lives in `issue_search`.
 from __future__ import annotations
 
 import math
-from functools import cache
 
+import orjson
 from eventsourcing.domain import DomainEventProtocol
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Connection, Index, Integer, Select, String, Table, Text,
                         Update, bindparam, case, delete, func, insert, select, update)
@@ -29,7 +29,7 @@ from sentrail.projections.clock import ms
 from sentrail.projections.schema import metadata
 from sentrail.projections.stats import GROUP_COUNTS, add_group_count, group_counts
 from sentrail.projections.tags import GROUP_TAGS, USER_KEY, add_tags, group_tag_values, new_users
-from sentrail.projections.upsert import Upsert, ensure_ln, greatest, least, truncate
+from sentrail.projections.upsert import Prepared, Upsert, ensure_ln, greatest, least, truncate
 
 # A log position as a key. SQLite keeps an INTEGER PRIMARY KEY as the rowid itself: no second index.
 POSITION = BigInteger().with_variant(Integer, 'sqlite')
@@ -149,10 +149,10 @@ def search_message(summary: dict, data: dict) -> str:
 LABELS = ('title', 'culprit', 'type', 'metadata', 'level', 'logger', 'platform', 'message')
 
 
-@cache
-def _count_events(dialect: str) -> Update:
+def _count_events(dialect: str, columns: tuple[str, ...]) -> Update:
     """One issue's share of a batch: counters and sightings added in SQL, labels
-    from the batch's latest event. Parameters are the `p_` keys of IssueBatch."""
+    from the batch's latest event. Parameters are the `p_` keys of IssueBatch
+    (`p_metadata` as JSON text)."""
     g = groups.c
     first = g.times_seen == 0  # a new row holds its creation time as its sightings
 
@@ -181,6 +181,7 @@ NEW_ROW = {'status': 'unresolved', 'status_details': '{}', 'title': '', 'type': 
            'level': 'error', 'message': '', 'times_seen': 0, 'user_count': 0, 'is_public': False,
            'num_comments': 0, 'ignore_seen': 0, 'ignore_users': 0, 'score': 0}
 NEW_GROUP = Upsert(groups, ('id',))
+COUNT_EVENTS = Prepared(_count_events)
 
 
 class IssueBatch:
@@ -243,8 +244,9 @@ class IssueBatch:
         HASHES.run(conn, self.hashes.values())
         GROUP_COUNTS.run(conn, self.counts.values())
         ensure_ln(conn)
-        conn.execute(_count_events(conn.dialect.name),
-                     [{**row, 'p_new_users': gained[group_id]} for group_id, row in self.groups.items()])
+        COUNT_EVENTS.run(conn, [{**row, 'p_new_users': gained[group_id],
+                                 'p_metadata': orjson.dumps(row['p_metadata']).decode()}
+                                for group_id, row in self.groups.items()])
         self.clear()  # the batch may go on after a deletion
 
 

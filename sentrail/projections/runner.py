@@ -94,6 +94,7 @@ class ProjectionRunner:
 
     def _advance(self, names: list[str], target: int, progress: Progress | None, batch: int) -> None:
         topics = sorted({topic for name in names for topic in self._topics[name]})
+        handlers: dict[type, list[str]] = {}  # event class -> the projections among `names` that handle it
         while True:
             with self.engine.begin() as conn:
                 positions = self._lock(conn, names)
@@ -104,8 +105,11 @@ class ProjectionRunner:
                 batches: dict[str, list] = {name: [] for name in names}
                 for notification in notifications:
                     event = self.app.mapper.to_domain_event(notification)
-                    for name in names:
-                        if notification.id > positions[name] and self.projections[name].handles_event(event):
+                    wanted = handlers.get(type(event))
+                    if wanted is None:
+                        wanted = handlers[type(event)] = [n for n in names if self.projections[n].handles_event(event)]
+                    for name in wanted:
+                        if notification.id > positions[name]:
                             batches[name].append((event, notification.id))
                 for name in names:
                     if batches[name]:

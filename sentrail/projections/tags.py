@@ -60,11 +60,20 @@ PROJECT_KEYS = Counting(project_tag_keys, count='values_seen', first=None, last=
 def add_tags(counting: Counting, pending: dict, tags: list, seen_ms: int, owner: dict) -> None:
     """Fold an event's tags (a normalized event carries each key once) into
     pending counter rows; `owner` holds the columns before key and value in the
-    table's primary key, plus any others."""
+    table's primary key, plus any others. A row already pending is counted in
+    place: most of a batch's tag values were seen earlier in it."""
     prefix = tuple(owner[name] for name in counting.keys[:-2])
     for key, value in tags:
-        counting.add(pending, {**owner, 'key': key, 'value': value, 'times_seen': 1, 'first_seen': seen_ms,
-                               'last_seen': seen_ms}, (*prefix, key, value))
+        row = pending.get((*prefix, key, value))
+        if row is None:
+            pending[(*prefix, key, value)] = {**owner, 'key': key, 'value': value, 'times_seen': 1,
+                                              'first_seen': seen_ms, 'last_seen': seen_ms}
+            continue
+        row['times_seen'] += 1
+        if seen_ms < row['first_seen']:
+            row['first_seen'] = seen_ms
+        elif seen_ms > row['last_seen']:
+            row['last_seen'] = seen_ms
 
 
 def new_users(conn: Connection, pending: dict) -> Counter:

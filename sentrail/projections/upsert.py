@@ -2,18 +2,19 @@
 row with one statement per batch, plus the few SQL helpers they need.
 
 SQLAlchemy does not cache the compiled form of the dialects' INSERT ... ON
-CONFLICT constructs: building and compiling one costs far more than running
-it. An `Upsert` is therefore compiled once per dialect and then executed as
-plain driver SQL with many rows at a time.
+CONFLICT constructs, and its per-row parameter handling costs more than the
+row's write: statements written per batch are therefore compiled once per
+dialect (`Prepared`) and executed as plain driver SQL with many rows at a time.
 """
 from __future__ import annotations
 
 import math
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Table, cast, func, select, tuple_
+from sqlalchemy import BigInteger, Connection, Table, cast, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement
 
@@ -53,43 +54,57 @@ def ensure_ln(conn: Connection) -> None:
     conn.connection.info['sentrail_ln'] = True
 
 
-class Upsert:
-    """INSERT rows into `table`; a row whose `keys` already exist gets what
-    `merge` sets (or is left alone when `merge` is None). Rows passed together
-    must have distinct keys and the same columns."""
+class Prepared:
+    """A Core statement compiled once per dialect and shape of its rows, then
+    run as driver SQL with many rows at a time. Values go to the driver as they
+    are: JSON columns take JSON text."""
 
-    def __init__(self, table: Table, keys: Sequence[str], merge: Merge | None = None) -> None:
-        self.table = table
-        self.keys = tuple(keys)
-        self.merge = merge
-        self._compiled: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+    def __init__(self, build: Callable[[str, tuple[str, ...]], Any]) -> None:
+        self.build = build
+        self._compiled: dict[tuple[str, tuple[str, ...]], tuple[str, dict, Callable | None]] = {}
 
     def run(self, conn: Connection, rows: Iterable[dict]) -> None:
         rows = list(rows)
         if not rows:
             return
-        sql, order = self._sql(conn, tuple(rows[0]))
-        if order is None:
-            conn.exec_driver_sql(sql, list(rows))
-        else:
-            conn.exec_driver_sql(sql, [tuple(row[name] for name in order) for row in rows])
+        sql, fixed, values = self._sql(conn, tuple(rows[0]))
+        if fixed:
+            rows = [{**fixed, **row} for row in rows]
+        conn.exec_driver_sql(sql, rows if values is None else list(map(values, rows)))
 
-    def _sql(self, conn: Connection, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...] | None]:
-        """The statement's text in the driver's parameter style and, for a
-        positional style, the order of its parameters."""
+    def _sql(self, conn: Connection, columns: tuple[str, ...]) -> tuple[str, dict, Callable | None]:
+        """The statement's text in the driver's parameter style, the values of
+        its own literals, and (for a positional style) what takes a row's values
+        in the parameters' order."""
         key = (conn.dialect.name, columns)
         if key not in self._compiled:
-            dialect = conn.dialect.name
-            statement = (postgresql.insert if dialect == 'postgresql' else sqlite.insert)(self.table)
-            if self.merge is None:
-                statement = statement.on_conflict_do_nothing(index_elements=list(self.keys))
-            else:
-                statement = statement.on_conflict_do_update(index_elements=list(self.keys),
-                                                            set_=self.merge(dialect, statement.excluded))
-            compiled = statement.compile(dialect=conn.dialect, column_keys=list(columns))
-            order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-            self._compiled[key] = (compiled.string, order)
+            compiled = self.build(conn.dialect.name, columns).compile(dialect=conn.dialect,
+                                                                      column_keys=list(columns))
+            fixed = {name: value for name, value in compiled.params.items() if name not in columns}
+            order = compiled.positiontup
+            values = None if order is None else (itemgetter(*order) if len(order) > 1
+                                                 else lambda row, name=order[0]: (row[name],))
+            self._compiled[key] = (compiled.string, fixed, values)
         return self._compiled[key]
+
+
+class Upsert(Prepared):
+    """INSERT rows into `table`; a row whose `keys` already exist gets what
+    `merge` sets (or is left alone when `merge` is None). Rows passed together
+    must have distinct keys and the same columns."""
+
+    def __init__(self, table: Table, keys: Sequence[str], merge: Merge | None = None) -> None:
+        super().__init__(self._statement)
+        self.table = table
+        self.keys = tuple(keys)
+        self.merge = merge
+
+    def _statement(self, dialect: str, columns: tuple[str, ...]) -> Any:
+        statement = (postgresql.insert if dialect == 'postgresql' else sqlite.insert)(self.table)
+        if self.merge is None:
+            return statement.on_conflict_do_nothing(index_elements=list(self.keys))
+        return statement.on_conflict_do_update(index_elements=list(self.keys),
+                                               set_=self.merge(dialect, statement.excluded))
 
 
 class Counting(Upsert):
@@ -154,12 +169,16 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: Sequence[
 
 def existing(conn: Connection, table: Table, keys: Iterable[tuple]) -> set[tuple]:
     """Which of these primary keys have a row: what a batch must know before it
-    adds to a count of distinct values."""
+    adds to a count of distinct values. Driver SQL with a row-value IN list:
+    SQLAlchemy's expanding form costs more to build than to run."""
     keys = list(keys)
-    columns = list(table.primary_key)
+    quote = conn.dialect.identifier_preparer.quote
+    columns = ', '.join(quote(column.name) for column in table.primary_key)
+    mark = '?' if conn.dialect.paramstyle == 'qmark' else '%s'
+    row = '(' + ', '.join([mark] * len(table.primary_key)) + ')'
     found: set[tuple] = set()
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start:start + _CHUNK]
-        query = select(*columns).where(tuple_(*columns).in_(chunk))
-        found.update(tuple(row) for row in conn.execute(query))
+        sql = f'SELECT {columns} FROM {quote(table.name)} WHERE ({columns}) IN (VALUES {", ".join([row] * len(chunk))})'
+        found.update(map(tuple, conn.exec_driver_sql(sql, tuple(value for key in chunk for value in key))))
     return found
