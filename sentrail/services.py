@@ -4,12 +4,13 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from sqlalchemy import Connection, func, make_url, select
+from sqlalchemy import Connection, Engine, Table, func, make_url, select
 
 from sentrail.commands.application import Sentrail
 from sentrail.commands.bus import CommandBus, Outcome
@@ -17,6 +18,7 @@ from sentrail.config import Config
 from sentrail.projections.database import make_engines
 from sentrail.projections.registry import all_projections
 from sentrail.projections.runner import ProjectionRunner
+from sentrail.projections.schema import tracking
 
 log = logging.getLogger('sentrail.services')
 
@@ -181,6 +183,45 @@ class Follower:
         return True
 
 
+class LogState:
+    """(head of the log, position of the slowest read model), asked before every
+    read of ingested data and for every key or token: one statement compiled
+    once. On a SQLite file it runs on a connection of each thread's own in
+    autocommit mode (each statement sees the latest commit), because a pool
+    checkout costs more than the statement."""
+
+    def __init__(self, engine: Engine, events: Table) -> None:
+        self.engine = engine
+        query = select(select(func.max(events.c.id)).scalar_subquery(),
+                       select(func.min(tracking.c.position)).scalar_subquery())
+        self.sql = str(query.compile(dialect=engine.dialect))
+        self.path = sqlite_file(engine.url.render_as_string(hide_password=False))
+        self.local = threading.local()
+        self.opened: list[tuple[int, sqlite3.Connection]] = []
+
+    def __call__(self) -> tuple[int, int]:
+        if self.path is None:
+            with self.engine.connect() as conn:
+                head, slowest = conn.exec_driver_sql(self.sql).one()
+        else:
+            head, slowest = self._connection().execute(self.sql).fetchone()
+        return head or 0, slowest or 0
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self.local, 'conn', None)
+        if conn is None or self.local.pid != os.getpid():  # a thread-local survives fork; its connection may not
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.local.conn, self.local.pid = conn, os.getpid()
+            self.opened.append((os.getpid(), conn))
+        return conn
+
+    def close(self) -> None:
+        for pid, conn in self.opened:
+            if pid == os.getpid():
+                conn.close()
+        self.opened.clear()
+
+
 class Services:
     """One per process: the event store application, the command bus, the
     projection runner and the read engine."""
@@ -196,6 +237,7 @@ class Services:
         self._follower: Follower | None = None
         self._follower_lock = threading.Lock()
         self._closers: list[Callable[[], None]] = []
+        self._log_state = LogState(self.reader, self.app.recorder.events_record_cls.__table__)
 
     def execute(self, command: object) -> Outcome:
         """Run a command, then bring the read models up to it so the caller's
@@ -230,9 +272,14 @@ class Services:
         with self.reader.connect() as conn:
             yield conn
 
+    def log_state(self) -> tuple[int, int]:
+        """(head of the log, position of the slowest read model)."""
+        return self._log_state()
+
     def close(self) -> None:
         for callback in reversed(self._closers):
             callback()
+        self._log_state.close()
         follower = self._follower
         if follower is not None and follower.pid == os.getpid():
             follower.stop()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, replace
 
 import falcon
 from sqlalchemy.engine import Row
@@ -34,7 +35,6 @@ class Auth:
     session: Row | None = None
     scopes: frozenset[str] | None = None
     ip: str | None = None
-    _roles: dict = field(default_factory=dict)
 
     @property
     def is_authenticated(self) -> bool:
@@ -72,12 +72,36 @@ def _decode_basic(value: str) -> tuple[str, str]:
     return username, password
 
 
+class CredentialMemo:
+    """Keys and tokens this worker resolved before, because scripts and CLIs send
+    the same one request after request. An entry holds only while the log's
+    head is where it was when the key was looked up with the read models at
+    that head: any write anywhere, a revocation included, forgets it."""
+
+    SIZE = 1024
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[int, Auth]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, header: str, head: int) -> Auth | None:
+        entry = self.entries.get(header)
+        return entry[1] if entry is not None and entry[0] == head else None
+
+    def put(self, header: str, head: int, auth: Auth) -> None:
+        with self.lock:
+            if len(self.entries) >= self.SIZE:
+                self.entries.clear()
+            self.entries[header] = (head, auth)
+
+
 class AuthMiddleware:
     """Resolves credentials for /api/0/ and applies the first gate: authenticated,
     and (for keys and tokens) holding one of the scopes the method needs."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.memo = CredentialMemo()
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.max_body = self.services.config.max_body_bytes
@@ -85,14 +109,29 @@ class AuthMiddleware:
         if not req.path.startswith('/api/0/'):
             return
         header = req.get_header('Authorization') or ''
+        if header.partition(' ')[0].lower() in ('bearer', 'basic'):
+            self._credential(req, header)
+        if not req.context.auth.is_authenticated:
+            with self.services.read() as conn:
+                req.context.auth = self._session(conn, req)
+
+    def _credential(self, req: falcon.Request, header: str) -> None:
+        """A key or token: remembered while the read models are current and
+        unchanged (the log state also serves the resource, see IngestedResource)."""
+        head, slowest = req.context.log_state = self.services.log_state()
+        current = head == slowest
+        known = self.memo.get(header, head) if current else None
+        if known is not None:
+            req.context.auth = replace(known, ip=req.remote_addr)
+            return
         scheme, _, credentials = header.partition(' ')
         with self.services.read() as conn:
             if scheme.lower() == 'bearer':
                 req.context.auth = self._bearer(conn, credentials.strip(), req.remote_addr)
-            elif scheme.lower() == 'basic':
+            else:
                 req.context.auth = self._basic(conn, credentials, req.remote_addr)
-            if not req.context.auth.is_authenticated:
-                req.context.auth = self._session(conn, req)
+        if current and req.context.auth.is_authenticated:
+            self.memo.put(header, head, req.context.auth)
 
     def _bearer(self, conn, credentials: str, ip: str) -> Auth:  # type: ignore[no-untyped-def]
         if not credentials:

@@ -23,7 +23,7 @@ from typing import Any
 from uuid import UUID
 
 import falcon
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select
 from sqlalchemy.engine import Row
 from sqlalchemy.sql import ColumnElement
 
@@ -51,7 +51,6 @@ from sentrail.projections.issue_search import (SORTS, InvalidQuery, IssueQuery, 
                                                parse_issue_query, with_filters)
 from sentrail.projections.issues import group_hashes, groups
 from sentrail.projections.keyset import Page, count_hits, paginate
-from sentrail.projections.schema import tracking
 from sentrail.projections.stats import DAY, HOUR
 from sentrail.services import Services
 
@@ -72,7 +71,6 @@ MAX_HITS = 1000
 TAG_LIST_TOP_VALUES, TAG_DETAIL_TOP_VALUES = 10, 9
 EVENT_ID_LENGTH = 32
 OLD_STATUSES = ('resolved', 'unresolved', 'ignored', 'muted')
-LOG_STATE_SQL: dict[str, str] = {}
 STATUS_INPUTS = ('resolved', 'unresolved', 'ignored', 'resolvedInNextRelease', 'muted')
 SNOOZE_FIELDS = ('ignoreDuration', 'ignoreCount', 'ignoreWindow', 'ignoreUserCount', 'ignoreUserWindow')
 MAX_WINDOW = 7 * 24 * 60  # minutes, as Sentry's ignore windows are
@@ -90,30 +88,15 @@ class IngestedResource(Resource):
         with self.services.read() as conn:
             yield conn
 
-    def current(self) -> int:
+    def current(self, req: falcon.Request | None = None) -> int:
         """Bring the read models up to the log's head (one small query when they are
-        there already, on a connection of its own: a SQLite read transaction keeps
-        the snapshot it began with); the head they reflect at least."""
-        with self.services.reader.connect() as conn:
-            cursor = conn.connection.driver_connection.cursor()
-            try:
-                cursor.execute(self._log_state_sql(conn))
-                head, slowest = cursor.fetchone()
-            finally:
-                cursor.close()
-        if not self.services.config.read_only and (head or 0) > (slowest or 0):
+        there already, none when the request's authentication asked it); the head
+        they reflect at least."""
+        state = getattr(req.context, 'log_state', None) if req is not None else None
+        head, slowest = state or self.services.log_state()
+        if not self.services.config.read_only and head > slowest:
             self.services.runner.catch_up()
-        return head or 0
-
-    def _log_state_sql(self, conn: Connection) -> str:
-        """(head, slowest read model): compiled once, run as plain driver SQL on every read."""
-        sql = LOG_STATE_SQL.get(conn.dialect.name)
-        if sql is None:
-            events = self.services.app.recorder.events_record_cls.__table__
-            query = select(select(func.max(events.c.id)).scalar_subquery(),
-                           select(func.min(tracking.c.position)).scalar_subquery())
-            sql = LOG_STATE_SQL[conn.dialect.name] = str(query.compile(dialect=conn.dialect))
-        return sql
+        return head
 
 
 @dataclass(frozen=True)
@@ -604,7 +587,7 @@ class IssueListBase(IngestedResource):
         raise NotImplementedError
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, **params: str) -> None:
-        head, key = self.current(), self.cache.key(req)
+        head, key = self.current(req), self.cache.key(req)
         kept = self.cache.get(key, head)
         if kept is not None:
             self.cache.answer(resp, kept)
