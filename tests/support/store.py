@@ -1,20 +1,26 @@
 """A sizeable, varied event store for the rebuild tests and bench/rebuild:
-organizations, teams, projects, members and keys, renames and deletions, and
-tens of thousands of ingested events across many issues."""
+organizations, teams, projects, members and keys, renames and deletions, tens
+of thousands of ingested events across many issues, and bulk edits, merges and
+deletions of those issues between the events."""
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
+from uuid import UUID
 
 from sentrail.commands.accounts import RegisterUser
 from sentrail.commands.apikeys import DeleteApiKey
 from sentrail.commands.ingest import IngestEvent, IngestEvents
+from sentrail.commands.issues import DeleteIssues, UpdateIssues
 from sentrail.commands.members import InviteMember, UpdateMember
 from sentrail.commands.organizations import (CreateApiKey, CreateOrganization, CreateProject, CreateTeam,
                                              UpdateOrganization)
 from sentrail.commands.projects import DeleteProject, UpdateProject
 from sentrail.commands.teams import UpdateTeam
 from sentrail.domain.actor import Actor
+from sentrail.domain.group import group_id
+from sentrail.domain.grouping import group_hashes
 from sentrail.domain.ingest_normalize import normalize_event
 from sentrail.services import Services
 
@@ -79,7 +85,12 @@ def generate_store(services: Services, events: int = 50_000, batch: int = 1000, 
     templates = [normalize_event(raw_event(rng, n, n % fingerprints, start), received_at=start, project_id=1)
                  for n in range(fingerprints * 2)]
     client = Actor(kind='client_key', label='dsn', ip='10.0.0.1')
+    issues = [[group_id(project_id, group_hashes(template)[0]) for template in templates[:fingerprints]]
+              for project_id, _ in live]
+    edits = {events // 3 // batch * batch, 2 * events // 3 // batch * batch} - {0}
     for first in range(0, events, batch):
+        if first in edits:
+            edit_issues(run, rng, issues, owner, admin)
         commands = []
         for n in range(first, min(events, first + batch)):
             project_id, number = live[n % len(live)]
@@ -92,3 +103,19 @@ def generate_store(services: Services, events: int = 50_000, batch: int = 1000, 
         if catch_up:
             services.runner.catch_up()
     return {'owner_id': owner, 'projects': live}
+
+
+def edit_issues(run: Callable, rng: random.Random, issues: list[list], owner: UUID, admin: Actor) -> None:
+    """A round of what people do to issues in bulk: resolve (later events regress
+    them), ignore until a count, assign and bookmark, merge within a project,
+    delete (later events open new issues). Ids of issues not yet there, or gone
+    since, are skipped by the commands themselves."""
+    every = [issue for project in issues for issue in project]
+    picked = rng.sample(every, 400)
+    run(UpdateIssues(group_ids=tuple(picked[:150]), status='resolved', actor=admin))
+    run(UpdateIssues(group_ids=tuple(picked[150:250]), status='ignored', snooze={'ignoreCount': 3}, actor=admin))
+    run(UpdateIssues(group_ids=tuple(picked[250:350]), assign=True, assignee=(str(owner), '1', 'admin@example.com'),
+                     user_id=owner, bookmarked=True, actor=admin))
+    for project in rng.sample(issues, 5):
+        run(UpdateIssues(group_ids=tuple(rng.sample(project, 3)), merge=True, actor=admin))
+    run(DeleteIssues(group_ids=tuple(picked[350:]), actor=admin))
