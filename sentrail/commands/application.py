@@ -62,6 +62,15 @@ class Sentrail(Application):
 
         engine.dispose()
 
+    def close(self) -> None:
+        """The library leaves its engine's pooled connections open; closed here
+        they no longer hold the database (PostgreSQL refuses to drop or copy one
+        with sessions)."""
+        engine = self.recorder.datastore.engine
+        super().close()
+        if engine is not None:
+            engine.dispose()
+
     def load(self, cls: type[T], aggregate_id: UUID, *, allow_deleted: bool = False) -> T:
         """Load an aggregate or raise the domain's NotFound (deleted counts as gone)."""
         try:
