@@ -20,7 +20,8 @@ setup(
     ],
     extras_require={
         'test': [
-            'pytest>=8',
+            'pytest>=8.3,<9',  # pytest-xdist 3.8 cannot keep --dist loadgroup groups together on pytest 9
+            'pytest-xdist>=3.6',
             'requests>=2.31',
             'sentry-sdk>=2.0',
             'raven>=6.10',

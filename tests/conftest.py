@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +19,7 @@ from falcon import testing
 
 from sentrail.config import Config
 from sentrail.http.app import create_app
-from sentrail.seed import ensure_installation
+from sentrail.seed import Installation, ensure_installation
 from sentrail.services import Services
 from tests.support.pgserver import PostgresServer
 
@@ -33,6 +35,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help='which databases to run the database tests against')
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line('markers', 'shared_database: the module\'s tests share a module-scoped database '
+                                       'per kind, so under pytest-xdist each kind\'s tests run on one worker')
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that share a module-scoped database stay together on one xdist
+    worker (`--dist loadgroup`), so it is built once."""
+    for item in items:
+        if item.get_closest_marker('shared_database') is not None:
+            kind = next((v for v in item.callspec.params.values() if v in DATABASES), '')
+            item.add_marker(pytest.mark.xdist_group(f'{item.module.__name__}-{kind}'))
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if 'db_kind' in metafunc.fixturenames:
         chosen = metafunc.config.getoption('--db')
@@ -46,16 +63,68 @@ def postgres():
         yield server
 
 
+def test_config(database_url: str) -> Config:
+    return Config(database_url=database_url, url_prefix='http://testserver')
+
+
+class Templates:
+    """Databases built once per session and copied for each test, because building
+    one (tables, then the `install` commands) costs more than most tests: per
+    kind, the schema alone and the schema with the installation, whose
+    credentials every copy shares."""
+
+    def __init__(self, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.request = request
+        self.directory = tmp_path_factory.mktemp('templates')
+        self.built: dict[tuple[str, bool], tuple[str, Installation | None]] = {}
+
+    def copy(self, db_kind: str, installed: bool, tmp_path: Path) -> str:
+        """A fresh database of that kind: its URL."""
+        template, _ = self.template(db_kind, installed)
+        if db_kind == 'sqlite':
+            target = tmp_path / 'sentrail.db'
+            shutil.copyfile(template, target)
+            if os.path.exists(template + '-wal'):  # not checkpointed after all: the log holds the rest
+                shutil.copyfile(template + '-wal', str(target) + '-wal')
+            return f'sqlite:///{target}'
+        return self.request.getfixturevalue('postgres').create_database(template=template)
+
+    def installation(self, db_kind: str) -> Installation:
+        return self.template(db_kind, True)[1]
+
+    def template(self, db_kind: str, installed: bool) -> tuple[str, Installation | None]:
+        key = (db_kind, installed)
+        if key not in self.built:
+            name = f'sentrail_template_{"installed" if installed else "empty"}'
+            if db_kind == 'sqlite':
+                template = str(self.directory / f'{name}.db')
+                url = f'sqlite:///{template}'
+            else:
+                url = self.request.getfixturevalue('postgres').create_database(name)
+                template = name
+            services = Services(test_config(url))
+            try:
+                found = ensure_installation(services, 'acme', 'web', 'web', email='owner@example.com',
+                                            password='secret-pw') if installed else None
+            finally:
+                services.close()  # a SQLite file is whole again (WAL checkpointed); no connection holds a template
+            self.built[key] = (template, found)
+        return self.built[key]
+
+
+@pytest.fixture(scope='session')
+def templates(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    return Templates(request, tmp_path_factory)
+
+
 @pytest.fixture
-def database_url(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    if db_kind == 'sqlite':
-        return f'sqlite:///{tmp_path / "sentrail.db"}'
-    return request.getfixturevalue('postgres').create_database()
+def database_url(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest, templates: Templates) -> str:
+    return templates.copy(db_kind, 'install' in request.fixturenames, tmp_path)
 
 
 @pytest.fixture
 def config(database_url: str) -> Config:
-    return Config(database_url=database_url, url_prefix='http://testserver')
+    return test_config(database_url)
 
 
 @pytest.fixture
@@ -71,9 +140,10 @@ def client(services: Services) -> testing.TestClient:
 
 
 @pytest.fixture
-def install(services: Services):
-    """An organization 'acme' with team and project 'web', an owner, a key and a token."""
-    return ensure_installation(services, 'acme', 'web', 'web', email='owner@example.com', password='secret-pw')
+def install(services: Services, db_kind: str, templates: Templates) -> Installation:
+    """An organization 'acme' with team and project 'web', an owner, a key and a
+    token: the database was copied from a template that has them."""
+    return templates.installation(db_kind)
 
 
 def basic(key: str) -> dict:
@@ -128,12 +198,15 @@ class LiveServer:
         raise RuntimeError('server did not start')
 
     def stop(self) -> None:
+        """gunicorn's quick shutdown (SIGQUIT): every answer a test waited for was
+        committed before it was sent, so a graceful drain would only add seconds."""
         if self.process and self.process.poll() is None:
-            self.process.terminate()
+            self.process.send_signal(signal.SIGQUIT)
             try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
+                self.process.wait(3)
+            except subprocess.TimeoutExpired:  # a request thread still waiting: its workers follow their master
                 self.process.kill()
+                self.process.wait()
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from tests.conftest import DATABASES, module_database_url
 from tests.support.snapshot import differences, snapshot
 from tests.support.store import generate_store
 
+pytestmark = pytest.mark.shared_database
+
 EVENTS = int(os.environ.get('SENTRAIL_TEST_STORE_EVENTS', '50000'))
 
 

@@ -23,6 +23,8 @@ from sentrail.services import Services
 from tests.conftest import DATABASES, LiveServer, module_database_url
 from tests.test_issue_read import error
 
+pytestmark = pytest.mark.shared_database
+
 SENTRY_CLI_3 = Path(sys.executable).parent / 'sentry-cli'
 ERRORS, WARNINGS = 120, 130
 

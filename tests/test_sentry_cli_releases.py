@@ -12,6 +12,8 @@ import requests
 
 from tests.conftest import DATABASES, LiveServer, module_database_url
 
+pytestmark = pytest.mark.shared_database
+
 SENTRY_CLI_3 = Path(sys.executable).parent / 'sentry-cli'
 REMOTE = 'https://github.com/acme/web.git'
 

@@ -148,13 +148,27 @@ class PostgresServer:
 
     # -- databases -------------------------------------------------------
 
-    def create_database(self, name: str | None = None) -> str:
-        """Create an empty database (unique name by default) and return its SQLAlchemy URL."""
+    def create_database(self, name: str | None = None, template: str = "template0") -> str:
+        """Create a database (unique name by default) as a copy of ``template`` (by
+        default an empty one) and return its SQLAlchemy URL. A template must have
+        no open connections."""
         if self._server_url is None:
             raise RuntimeError("server not started")
         name = name or f"sentrail_test_{uuid.uuid4().hex[:12]}"
-        with self._admin_connect() as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(name)))
+        statement = sql.SQL("CREATE DATABASE {} TEMPLATE {} ENCODING 'UTF8'").format(
+            sql.Identifier(name), sql.Identifier(template))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with self._admin_connect() as conn:
+                    conn.execute(statement)
+                break
+            except psycopg.errors.ObjectInUse:
+                # A server process of a connection just closed to the template may
+                # still be finishing.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         self._created.append(name)
         return self._server_url.set(database=name).render_as_string(hide_password=False)
 
