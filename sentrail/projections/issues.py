@@ -29,7 +29,7 @@ from sentrail.projections.clock import ms
 from sentrail.projections.schema import metadata
 from sentrail.projections.stats import GROUP_COUNTS, add_group_count, group_counts
 from sentrail.projections.tags import GROUP_TAGS, USER_KEY, add_tags, group_tag_values, new_users
-from sentrail.projections.upsert import Prepared, Upsert, ensure_ln, greatest, least, truncate
+from sentrail.projections.upsert import Prepared, RowUpdate, Upsert, ensure_ln, greatest, least, truncate
 
 # A log position as a key. SQLite keeps an INTEGER PRIMARY KEY as the rowid itself: no second index.
 POSITION = BigInteger().with_variant(Integer, 'sqlite')
@@ -182,6 +182,9 @@ NEW_ROW = {'status': 'unresolved', 'status_details': '{}', 'title': '', 'type': 
            'num_comments': 0, 'ignore_seen': 0, 'ignore_users': 0, 'score': 0}
 NEW_GROUP = Upsert(groups, ('id',))
 COUNT_EVENTS = Prepared(_count_events)
+SET_GROUP = RowUpdate(groups)
+SET_MARK = RowUpdate(group_users)
+NEW_ACTIVITY = Prepared(lambda dialect, columns: insert(activity))
 
 
 class IssueBatch:
@@ -381,7 +384,7 @@ class IssueProjection(Projection):
 
     @staticmethod
     def _set(conn: Connection, e: Group.Event, **values: object) -> None:
-        conn.execute(update(groups).where(groups.c.id == str(e.originator_id)).values(**values))
+        SET_GROUP.set(conn, str(e.originator_id), values)
 
     @handles(GroupUser.Started)
     def mark_started(self, conn: Connection, e: GroupUser.Started, position: int) -> None:
@@ -402,7 +405,7 @@ class IssueProjection(Projection):
 
     @staticmethod
     def _mark(conn: Connection, e: GroupUser.Event, **values: object) -> None:
-        conn.execute(update(group_users).where(group_users.c.id == str(e.originator_id)).values(**values))
+        SET_MARK.set(conn, str(e.originator_id), values)
 
     @handles(Note.Created)
     def note_created(self, conn: Connection, e: Note.Created, position: int) -> None:
@@ -442,9 +445,9 @@ def record(conn: Connection, e: DomainEventProtocol, position: int, kind: str, d
            group_id: str | None = None, note_id: str | None = None) -> None:
     """An activity entry; `user_id` is the acting user's public id (None for keys and the system)."""
     actor = (getattr(e, 'meta', None) or {}).get('actor') or {}
-    conn.execute(insert(activity).values(id=position, group_id=group_id or str(e.originator_id), type=kind,
-                                         user_id=actor.get('user_id'), data=data, date=ms(e.timestamp),
-                                         note_id=note_id))
+    NEW_ACTIVITY.run(conn, [{'id': position, 'group_id': group_id or str(e.originator_id), 'type': kind,
+                             'user_id': actor.get('user_id'), 'data': orjson.dumps(data).decode(),
+                             'date': ms(e.timestamp), 'note_id': note_id}])
 
 
 def forget_group(conn: Connection, group_id: str) -> None:

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Table, cast, func
+import orjson
+from sqlalchemy import JSON, BigInteger, Connection, Table, bindparam, cast, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement
 
@@ -105,6 +106,30 @@ class Upsert(Prepared):
             return statement.on_conflict_do_nothing(index_elements=list(self.keys))
         return statement.on_conflict_do_update(index_elements=list(self.keys),
                                                set_=self.merge(dialect, statement.excluded))
+
+
+class RowUpdate(Prepared):
+    """UPDATE one row of `table` by its `key` column, setting the given columns:
+    the per-event writes, compiled once per set of columns. JSON values are
+    written as JSON text."""
+
+    def __init__(self, table: Table, key: str = 'id') -> None:
+        super().__init__(self._statement)
+        self.table = table
+        self.key = key
+        self.json = {column.name for column in table.columns if isinstance(column.type, JSON)}
+
+    def _statement(self, dialect: str, columns: tuple[str, ...]) -> Any:
+        """Parameters are prefixed: a bind named after a column is reserved to SQLAlchemy."""
+        table = self.table
+        return (update(table).where(table.c[self.key] == bindparam('row_key'))
+                .values({name[2:]: bindparam(name, type_=table.c[name[2:]].type)
+                         for name in columns if name != 'row_key'}))
+
+    def set(self, conn: Connection, key: str, values: dict[str, Any]) -> None:
+        row = {f'v_{name}': orjson.dumps(value).decode() if name in self.json else value
+               for name, value in values.items()}
+        self.run(conn, [{'row_key': key, **row}])
 
 
 class Counting(Upsert):
