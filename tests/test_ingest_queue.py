@@ -143,7 +143,8 @@ def test_what_another_process_did_to_an_issue_counts_for_the_next_event(services
     project = project_row(services)
     queue = IngestQueue(services)
     queue.submit([command(project, '1' * 32, 'disk full')])
-    queue.submit([command(project, '2' * 32, 'disk full')])  # now the writer holds the issue
+    # Batches of two look their issues up together (find_many): now the writer holds the issue.
+    queue.submit([command(project, '2' * 32, 'disk full'), command(project, 'a' * 32, 'disk full')])
     other = Services(config)
     try:
         received = other.app.repository.get(ingested_id(UUID(project.id), '1' * 32))
@@ -152,7 +153,7 @@ def test_what_another_process_did_to_an_issue_counts_for_the_next_event(services
         other.app.save(issue)
     finally:
         other.close()
-    queue.submit([command(project, '3' * 32, 'disk full')])
+    queue.submit([command(project, '3' * 32, 'disk full'), command(project, 'b' * 32, 'disk full')])
     issue = services.app.repository.get(received.group_id)
     assert issue.status == 'unresolved'  # a regression, decided on the write side
     assert [type(e).__name__ for e in services.app.events.get(issue.id)][-2:] == ['StatusChanged', 'Regressed']

@@ -100,10 +100,23 @@ class WriterStore(Sentrail):
             return known
         found = super().find(aggregate_id)
         if found is not None:
-            if len(self._known) >= MAX_KNOWN:
-                self._known.clear()
-            self._known[aggregate_id] = found
+            self._keep({aggregate_id: found})
         return found
+
+    def find_many(self, aggregate_ids: list[UUID]) -> dict[UUID, Aggregate]:
+        """The issues a batch may name: those held already, and one query for the rest."""
+        found = {i: self._known[i] for i in aggregate_ids if i in self._known}
+        missing = [i for i in aggregate_ids if i not in found]
+        if missing:
+            loaded = super().find_many(missing)
+            self._keep(loaded)
+            found.update(loaded)
+        return found
+
+    def _keep(self, aggregates: dict[UUID, Aggregate]) -> None:
+        if len(self._known) + len(aggregates) > MAX_KNOWN:
+            self._known.clear()
+        self._known.update(aggregates)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording]:
         try:
