@@ -184,7 +184,7 @@ class LiveServer:
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'sentrail.cli', 'serve', '--port', str(self.port), '--workers', str(self.workers),
              *self.serve_args],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -198,15 +198,19 @@ class LiveServer:
         raise RuntimeError('server did not start')
 
     def stop(self) -> None:
-        """gunicorn's quick shutdown (SIGQUIT): every answer a test waited for was
-        committed before it was sent, so a graceful drain would only add seconds."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)
-            try:
-                self.process.wait(3)
-            except subprocess.TimeoutExpired:  # a request thread still waiting: its workers follow their master
+        """Kill the server's whole process group: every answer a test waited for was
+        committed before it was sent, so a graceful drain would only add seconds
+        (and gunicorn's quick shutdown can deadlock a threaded worker)."""
+        if self.process is None:
+            return
+        try:
+            if os.getpgid(self.process.pid) == self.process.pid:  # a session of its own: workers too
+                os.killpg(self.process.pid, signal.SIGKILL)
+            else:
                 self.process.kill()
-                self.process.wait()
+        except ProcessLookupError:  # the whole group is gone already
+            pass
+        self.process.wait()
 
 
 @pytest.fixture

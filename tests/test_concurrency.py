@@ -35,7 +35,7 @@ from sentrail.services import Services
 from tests.conftest import LiveServer, basic, bearer
 from tests.support.snapshot import differences, snapshot
 from tests.test_ingest_http import envelope, event_item, sentry_auth
-from tests.test_security import start, stop
+from tests.test_security import start
 
 SECONDS = float(os.environ.get('SENTRAIL_LOAD_SECONDS', '30'))
 THREADS, WORKERS, ISSUES = 16, 4, 4
@@ -272,7 +272,7 @@ def test_sixteen_threads_for_thirty_seconds_lose_no_write(postgres, capsys):
         tally = Tally()
         elapsed = run_threads(Load(server.url, credentials, issues, tally), SECONDS)
     finally:
-        stop(server)
+        server.stop()
     try:
         logs = captured.text()
         retries, gave_up = logs.count(RETRY_LOG.split('%')[0]), logs.count(GAVE_UP_LOG.split('%')[0])

@@ -18,7 +18,7 @@ from sentrail.projections.events import events
 from sentrail.services import Services
 from tests.conftest import LiveServer
 from tests.test_ingest_http import sentry_auth, stored_ids
-from tests.test_security import start, stop
+from tests.test_security import start
 
 
 def children(pid: int) -> set[int]:
@@ -95,7 +95,7 @@ def test_killing_workers_mid_ingestion_loses_no_acknowledged_event(database_url)
         time.sleep(1.0)
         senders.stop()
     finally:
-        stop(server)
+        server.stop()
     assert not [s for s in senders.statuses if s >= 500 or not 200 <= s < 300], senders.statuses
     assert sum(1 for moment, _ in senders.accepted if moment > after_kills) > 0, 'replacement workers never answered'
     acknowledged = {event_id for _, event_id in senders.accepted}

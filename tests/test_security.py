@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import re
-import signal
 import string
 import subprocess
 import sys
@@ -355,17 +354,6 @@ def start(server: LiveServer) -> Captured:
     return Captured(server)
 
 
-def stop(server: LiveServer) -> None:
-    """gunicorn's quick shutdown (SIGINT); LiveServer.stop waits for a graceful one."""
-    if server.process is not None and server.process.poll() is None:
-        server.process.send_signal(signal.SIGINT)
-        try:
-            server.process.wait(15)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
-
-
 def test_secrets_stay_out_of_logs_errors_and_audit_and_rate_limits_hold_across_workers(database_url):
     server = LiveServer(database_url, workers=3)
     first_password = 'Initial-Passw0rd-1'
@@ -414,7 +402,7 @@ def test_secrets_stay_out_of_logs_errors_and_audit_and_rate_limits_hold_across_w
         accepted, limit = rate_limited_burst(url, admin, limited, credentials['project']['id'])
         assert accepted == limit
     finally:
-        stop(server)
+        server.stop()
     logs = captured.text()
     replayed = subprocess.run([sys.executable, '-m', 'sentrail.cli', 'audit', 'replay', '--format', 'jsonl'],
                               env=server.env, capture_output=True, text=True, timeout=60)

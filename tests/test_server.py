@@ -54,7 +54,7 @@ def test_first_start_creates_the_install_and_prints_credentials(database_url):
     server = LiveServer(database_url)
     process = subprocess.Popen([sys.executable, '-m', 'sentrail.cli', 'serve', '--port', str(server.port),
                                 '--workers', '1'], env=server.env, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+                               stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     server.process = process
     try:
         printed = {}
