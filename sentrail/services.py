@@ -45,6 +45,7 @@ class FileLock:
     def __init__(self, path: str | None) -> None:
         self.path = path
         self._threads = threading.Lock()  # flock does not exclude threads sharing one open file
+        self._opening = threading.Lock()
         self._fd: int | None = None
         self._pid = 0
 
@@ -77,10 +78,11 @@ class FileLock:
     def _file(self) -> int:
         """This process's own open file: a lock on a file opened before fork
         would be shared with the parent instead of excluding it."""
-        if self._pid != os.getpid():
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            self._pid = os.getpid()
-        return self._fd
+        with self._opening:  # two threads opening it at once would leak one file, and any lock on it
+            if self._pid != os.getpid():
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                self._pid = os.getpid()
+            return self._fd
 
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
