@@ -119,23 +119,11 @@ class WriterStore(Sentrail):
         self._known.update(aggregates)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording]:
-        """What the library's save does for aggregates, taking each one's events
-        directly: its runtime protocol checks on every object cost more than
-        recording a batch's events."""
-        processing_event = ProcessingEvent()
-        for obj in objs:
-            if obj is not None:
-                processing_event.events.extend(obj.collect_events())
-                processing_event.aggregates[obj.id] = obj
-        processing_event.saved_kwargs.update(kwargs)
         try:
-            recordings = self._record(processing_event)
+            return super().save(*objs, **kwargs)
         except BaseException:
             self.forget()
             raise
-        self._take_snapshots(processing_event)
-        self._notify(recordings)
-        return recordings
 
     def _record(self, processing_event: ProcessingEvent) -> list[Recording]:
         """What the library's recorder does, with one Core INSERT ... RETURNING
