@@ -121,15 +121,14 @@ class Follower:
     a large batch; and as soon as the stream pauses, so the last events of a
     burst are visible within about POLL."""
 
-    def __init__(self, runner: ProjectionRunner, interval: float, retry_interval: float, turn: FileLock,
-                 lease: FileLock) -> None:
+    def __init__(self, runner: ProjectionRunner, log_state: Callable[[], tuple[int, int]], interval: float,
+                 retry_interval: float, turn: FileLock, lease: FileLock) -> None:
         self.runner = runner
+        self.log_state = log_state
         self.interval = interval
         self.retry_interval = retry_interval
         self.turn = turn
         self.lease = lease
-        table = runner.app.recorder.events_record_cls.__table__
-        self._head_query = select(func.max(table.c.id))  # built once: it runs every POLL
         self.pid = os.getpid()
         self._wanted = threading.Event()
         self._stopping = threading.Event()
@@ -167,8 +166,7 @@ class Follower:
 
     def _head(self) -> int | None:
         try:
-            with self.runner.app.recorder.datastore.engine.connect() as conn:
-                return conn.execute(self._head_query).scalar() or 0
+            return self.log_state()[0]
         except Exception:  # noqa: BLE001 - the thread must outlive a database hiccup
             log.exception('reading the head of the log failed')
             self._stopping.wait(self.retry_interval)
@@ -187,8 +185,8 @@ class Follower:
 
 class LogState:
     """(head of the log, position of the slowest read model), asked before every
-    read of ingested data and for every key or token: one statement compiled
-    once. On a SQLite file it runs on a connection of each thread's own in
+    read of ingested data, for every key or token and by the follower every
+    POLL: one statement compiled once. On a SQLite file it runs on a connection of each thread's own in
     autocommit mode (each statement sees the latest commit), because a pool
     checkout costs more than the statement."""
 
@@ -260,7 +258,7 @@ class Services:
                 follower = self._follower
                 if follower is None or follower.pid != os.getpid():
                     follower = self._follower = Follower(
-                        self.runner, self.config.follow_interval, self.config.catch_up_interval,
+                        self.runner, self.log_state, self.config.follow_interval, self.config.catch_up_interval,
                         self.write_turn, follower_lease(self.config.database_url))
         follower.wake()
 
@@ -281,10 +279,10 @@ class Services:
     def close(self) -> None:
         for callback in reversed(self._closers):
             callback()
-        self._log_state.close()
         follower = self._follower
         if follower is not None and follower.pid == os.getpid():
             follower.stop()
+        self._log_state.close()
         self.write_turn.close()
         self.app.close()
         self.writer.dispose()
