@@ -28,7 +28,7 @@ from sqlalchemy import Select, bindparam, func, insert, select
 from sentrail.commands.application import Sentrail
 from sentrail.commands.bus import CommandBus
 from sentrail.commands.ingest import IngestEvent, IngestEvents
-from sentrail.services import Services
+from sentrail.services import FileLock, Services
 
 log = logging.getLogger('sentrail.ingest')
 
@@ -54,12 +54,18 @@ class WriterStore(Sentrail):
     One thread only. A read issue is at most one batch old, as with any read
     before a write; what a batch writes is checked by the store's version
     conflict as always. A failed save forgets everything, since the batch may
-    have changed the aggregates it held."""
+    have changed the aggregates it held.
+
+    Only the INSERT and its commit wait for the server's write turn
+    (`turn`): the batch is grouped and encoded before, while the other
+    writers hold it. The store's version check, not the turn, is what keeps
+    racing writers apart."""
 
     name = Sentrail.name  # the same store, not one of its own
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, turn: FileLock) -> None:
         super().__init__(database_url)
+        self._turn = turn
         self._known: dict[UUID, Aggregate] = {}
         self._position: int | None = None
         table = self._table = self.recorder.events_record_cls.__table__
@@ -136,7 +142,7 @@ class WriterStore(Sentrail):
         rows = [{'originator_id': s.originator_id, 'originator_version': s.originator_version, 'topic': s.topic,
                  'state': s.state} for s in stored]
         try:
-            with self.recorder.datastore.engine.begin() as conn:
+            with self._turn.held(), self.recorder.datastore.engine.begin() as conn:
                 if conn.dialect.name == 'postgresql':
                     conn.exec_driver_sql(f'LOCK TABLE {self._table.name} IN EXCLUSIVE MODE')
                 ids = conn.execute(self._insert, rows).scalars().all()
@@ -209,7 +215,7 @@ class IngestQueue:
         with self._lock:
             if self._pid != os.getpid():
                 self._queue = queue.SimpleQueue()  # whatever a parent process queued is not ours
-                self._store = WriterStore(self.services.config.database_url)
+                self._store = WriterStore(self.services.config.database_url, self.services.write_turn)
                 self._thread = threading.Thread(target=self._run, args=(CommandBus(self._store),),
                                                 name='sentrail-ingest-writer', daemon=True)
                 self._thread.start()
@@ -222,9 +228,8 @@ class IngestQueue:
                 return
             batch, stopping = [first], False
             try:
-                with self.services.write_turn.held():
-                    batch, stopping = self._gather(first)
-                    self._commit(bus, batch)
+                batch, stopping = self._gather(first)
+                self._commit(bus, batch)
                 self.services.catch_up_soon()
             except Exception as error:  # noqa: BLE001 - the writer must outlive whatever a batch meets
                 log.exception('the ingestion writer failed a batch')
@@ -235,8 +240,8 @@ class IngestQueue:
                 return
 
     def _gather(self, first: Pending) -> tuple[list[Pending], bool]:
-        """The first request and whatever else queued up meanwhile, while the
-        writer waited for its turn too: (batch, whether to stop after it)."""
+        """The first request and whatever else queued up while the writer
+        recorded the previous batch: (batch, whether to stop after it)."""
         batch, size = [first], len(first.commands)
         while size < self.max_batch:
             try:
