@@ -15,6 +15,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
+from sentrail.collector import tune_collector  # noqa: E402
 from sentrail.config import Config  # noqa: E402
 from sentrail.services import Services  # noqa: E402
 from tests.support.store import generate_store  # noqa: E402
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument('--events', type=int, default=50_000)
     parser.add_argument('--database', default=None)
     args = parser.parse_args()
+    tune_collector()  # as `sentrail projections rebuild` does
     url = args.database or f'sqlite:///{tempfile.mkdtemp()}/rebuild.db'
     services = Services(Config(database_url=url))
     started = time.perf_counter()

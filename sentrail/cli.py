@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import click
 import orjson
 
+from sentrail.collector import tune_collector
 from sentrail.config import Config
 
 
@@ -18,6 +19,7 @@ def _config(database: str | None = None, read_only: bool = False) -> Config:
 @click.group()
 def main() -> None:
     """A self-hosted server for the Sentry management API and event ingestion."""
+    tune_collector()
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
 
 
