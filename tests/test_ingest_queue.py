@@ -159,6 +159,22 @@ def test_what_another_process_did_to_an_issue_counts_for_the_next_event(services
     assert [type(e).__name__ for e in services.app.events.get(issue.id)][-2:] == ['StatusChanged', 'Regressed']
 
 
+def test_the_writer_replaces_a_connection_the_server_closed(services, install):
+    """The writer holds one connection; after the server ends that session
+    (a restart, an idle timeout) the next request is still recorded."""
+    if services.writer.dialect.name != 'postgresql':
+        pytest.skip('only a database server can end a session')
+    project = project_row(services)
+    queue = IngestQueue(services)
+    queue.submit([command(project, '1' * 32)])
+    session = queue._store._conn.connection.driver_connection.info.backend_pid
+    with services.writer.connect() as conn:
+        assert conn.execute(text('SELECT pg_terminate_backend(:pid)'), {'pid': session}).scalar_one()
+    queue.submit([command(project, '2' * 32)])
+    assert stored_ids(services) == ['1' * 32, '2' * 32]
+    assert queue._store._conn.connection.driver_connection.info.backend_pid != session
+
+
 def test_writers_of_two_processes_share_new_issues(services, install, config):
     """Two workers' writers recording the first events of the same new
     fingerprints at once: every event stored, one issue per fingerprint."""

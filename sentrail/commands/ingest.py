@@ -31,15 +31,33 @@ _ORGANIZATION_OF: dict[UUID, UUID] = {}
 
 
 @dataclass(frozen=True)
+class Grouping:
+    """An event's grouping hashes (most significant first) and its issue summary."""
+
+    hashes: list[str]
+    summary: dict
+
+    @classmethod
+    def of(cls, data: dict) -> Grouping:
+        return cls(group_hashes(data), group_summary(data))
+
+
+@dataclass(frozen=True)
 class IngestEvent:
     """`data` is the normalized event (sentrail.domain.ingest_normalize);
-    `organization_id` saves a lookup when the caller knows it."""
+    `organization_id` saves a lookup when the caller knows it, and `grouping`
+    the work of one process's single ingestion writer when the request's own
+    thread did it (`Grouping.of(data)`)."""
 
     project_id: UUID
     project_number: int
     data: dict
     actor: Actor
     organization_id: UUID | None = None
+    grouping: Grouping | None = None
+
+    def grouped(self) -> Grouping:
+        return self.grouping or Grouping.of(self.data)
 
 
 @dataclass(frozen=True)
@@ -69,9 +87,9 @@ class Batch:
             self.aggregates[aggregate_id] = self.app.find(aggregate_id)
         return self.aggregates[aggregate_id]
 
-    def preload(self, hashed: list[tuple[IngestEvent, list[str]]]) -> None:
+    def preload(self, grouped: list[tuple[IngestEvent, Grouping]]) -> None:
         """Look up every issue the batch's hashes may name in one query."""
-        ids = list({group_id(cmd.project_id, hash) for cmd, hashes in hashed for hash in hashes}
+        ids = list({group_id(cmd.project_id, hash) for cmd, grouping in grouped for hash in grouping.hashes}
                    - set(self.aggregates))
         found = self.app.find_many(ids)
         self.aggregates.update({aggregate_id: found.get(aggregate_id) for aggregate_id in ids})
@@ -137,12 +155,13 @@ class Batch:
             self.keep(release)
         return release.number, version
 
-    def add(self, cmd: IngestEvent, hashes: list[str]) -> Group | None:
+    def add(self, cmd: IngestEvent, grouping: Grouping) -> Group | None:
         """Record one event; None when it is already in this batch."""
         event_id = cmd.data['event_id']
         if (cmd.project_id, event_id) in self.event_ids:
             return None
         self.event_ids.add((cmd.project_id, event_id))
+        hashes = grouping.hashes
         meta = cmd.actor.meta()
         found = self.find_group(cmd.project_id, hashes)
         if found is None:
@@ -157,7 +176,7 @@ class Batch:
                            user=event_user(cmd.data))
         self.received.append(IngestedEvent(
             project_id=cmd.project_id, project_number=cmd.project_number, group_id=group.id,
-            group_number=group.number, hashes=hashes, summary=group_summary(cmd.data), data=cmd.data, meta=meta))
+            group_number=group.number, hashes=hashes, summary=grouping.summary, data=cmd.data, meta=meta))
         return group
 
     def save(self) -> Outcome:
@@ -167,10 +186,10 @@ class Batch:
 
 def record(app: Sentrail, events: list[IngestEvent]) -> tuple[Outcome, list[Group | None]]:
     batch = Batch(app)
-    hashed = [(cmd, group_hashes(cmd.data)) for cmd in events]
-    if len(hashed) > 1:
-        batch.preload(hashed)
-    groups = [batch.add(cmd, hashes) for cmd, hashes in hashed]
+    grouped = [(cmd, cmd.grouped()) for cmd in events]
+    if len(grouped) > 1:
+        batch.preload(grouped)
+    groups = [batch.add(cmd, grouping) for cmd, grouping in grouped]
     return batch.save(), groups
 
 

@@ -23,7 +23,7 @@ import sqlalchemy.exc
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Notification, OperationalError, Recording
-from sqlalchemy import Select, bindparam, func, insert, select
+from sqlalchemy import Connection, Select, bindparam, func, insert, select
 
 from sentrail.commands.application import Sentrail
 from sentrail.commands.bus import CommandBus
@@ -74,6 +74,7 @@ class WriterStore(Sentrail):
         self._changes = (select(table.c.id, table.c.originator_id, table.c.originator_version)
                          .where(table.c.id > bindparam('after')).order_by(table.c.id).limit(MAX_CHANGES))
         self._insert = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        self._conn: Connection | None = None  # held by the writer thread: a pool checkout per query costs more
 
     def sync(self) -> None:
         """Forget the aggregates that changed in the log since the last sync
@@ -91,11 +92,38 @@ class WriterStore(Sentrail):
             self._position = rows[-1][0]
 
     def _query(self, statement: Select, **params: Any) -> list:
-        try:
-            with self.recorder.datastore.engine.connect() as conn:
-                return conn.execute(statement, params).all()
-        except sqlalchemy.exc.OperationalError as error:
-            raise OperationalError(error) from error
+        """Run a read on the held connection; one that the server closed
+        (a restart, an idle timeout) is replaced once."""
+        retried = False
+        while True:
+            conn = self._connection()
+            try:
+                rows = conn.execute(statement, params).all()
+                conn.rollback()  # ends the read: the next batch must see newer commits
+                return rows
+            except sqlalchemy.exc.OperationalError as error:
+                self._disconnect()
+                if retried or not error.connection_invalidated:
+                    raise OperationalError(error) from error
+                retried = True
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self.recorder.datastore.engine.connect()
+        return self._conn
+
+    def _disconnect(self) -> None:
+        """After a database error the held connection may be unusable: the next use opens another."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlalchemy.exc.SQLAlchemyError:
+                log.warning('closing the ingestion writer\'s connection failed', exc_info=True)
+
+    def close(self) -> None:
+        self._disconnect()
+        super().close()
 
     def forget(self) -> None:
         self._known.clear()
@@ -141,8 +169,9 @@ class WriterStore(Sentrail):
         stored = [self.mapper.to_stored_event(event) for event in events]
         rows = [{'originator_id': s.originator_id, 'originator_version': s.originator_version, 'topic': s.topic,
                  'state': s.state} for s in stored]
+        conn = self._connection()
         try:
-            with self._turn.held(), self.recorder.datastore.engine.begin() as conn:
+            with self._turn.held(), conn.begin():
                 if conn.dialect.name == 'postgresql':
                     conn.exec_driver_sql(f'LOCK TABLE {self._table.name} IN EXCLUSIVE MODE')
                 ids = conn.execute(self._insert, rows).scalars().all()
@@ -151,6 +180,7 @@ class WriterStore(Sentrail):
         except sqlalchemy.exc.IntegrityError as error:
             raise IntegrityError(error) from error
         except sqlalchemy.exc.OperationalError as error:
+            self._disconnect()
             raise OperationalError(error) from error
         return [Recording(event, Notification(originator_id=s.originator_id, originator_version=s.originator_version,
                                               topic=s.topic, state=s.state, id=id_))

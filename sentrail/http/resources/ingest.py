@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import falcon
 from eventsourcing.persistence import OperationalError
 
-from sentrail.commands.ingest import IngestEvent
+from sentrail.commands.ingest import Grouping, IngestEvent
 from sentrail.domain.errors import Conflict
 from sentrail.domain.ingest_normalize import normalize_event
 from sentrail.domain.ingest_payload import (PayloadError, PayloadTooLarge, decode_body, parse_envelope,
@@ -140,8 +140,8 @@ class IngestResource(Resource):
         repeated event_id is stored once and still answered 200)."""
         actor = key.actor(ip)
         try:
-            self.queue.submit([IngestEvent(project_id=key.project_id, project_number=key.project_number,
-                                           data=event, actor=actor) for event in events])
+            self.queue.submit([IngestEvent(project_id=key.project_id, project_number=key.project_number, data=event,
+                                           actor=actor, grouping=Grouping.of(event)) for event in events])
         except (Unavailable, Conflict, OperationalError):
             raise unavailable() from None
 
