@@ -90,7 +90,9 @@ class _Context:
         self.errors.append({'type': 'invalid_data', 'name': name})
 
     def trim(self, text: str, limit: int | None = None) -> str:
-        limit = self.max_string if limit is None else min(limit, self.max_string)
+        limit = self.max_string if limit is None or limit > self.max_string else limit
+        if len(text) <= limit and '\x00' not in text:
+            return text  # nearly every string
         if '\x00' in text:
             text = text.replace('\x00', '')  # NUL cannot be stored in PostgreSQL text
         if len(text) > limit:
@@ -305,7 +307,10 @@ def _parse_iso(text: str) -> float | None:
 
 def _trim_json(value: Any, ctx: _Context, depth: int) -> Any:
     """Bound a JSON value: string length, entries per container, nesting."""
-    if value is None or isinstance(value, bool):
+    kind = type(value)
+    if kind is str:  # the common case first, without the checks below
+        return ctx.trim(value)
+    if value is None or kind is bool:
         return value
     if isinstance(value, str):
         return ctx.trim(value)
@@ -580,9 +585,11 @@ def _frame(value: Any, ctx: _Context, name: str) -> dict | None:
         return None
     frame: dict[str, Any] = {}
     for key in _FRAME_STRINGS:
-        text = _frame_string(value.get(key), ctx, f'{name}.{key}')
-        if text is not None:
-            frame[key] = text
+        raw = value.get(key)
+        if raw is not None:  # most frames have a few of these: no error name made for the rest
+            text = _frame_string(raw, ctx, f'{name}.{key}')
+            if text is not None:
+                frame[key] = text
     if 'filename' not in frame and 'abs_path' in frame:
         frame['filename'] = frame['abs_path']
     elif 'abs_path' not in frame and 'filename' in frame:
