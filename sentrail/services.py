@@ -94,8 +94,8 @@ def write_turn(database_url: str) -> FileLock:
     """This server's SQLite writers (each worker's ingestion writer and the
     projection follower) take turns: SQLite admits one writer at a time, and
     one that finds it busy sleeps and polls, napping up to 100 ms, while a
-    file lock passes to the next the moment it is free. Waiting for its turn,
-    the ingestion writer gathers a larger batch."""
+    file lock passes to the next the moment it is free. The ingestion writer
+    takes it for its INSERT and commit only."""
     path = sqlite_file(database_url)
     return FileLock(f'{path}.write-turn' if path else None)
 
