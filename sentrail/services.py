@@ -91,11 +91,11 @@ class FileLock:
 
 
 def write_turn(database_url: str) -> FileLock:
-    """This server's SQLite writers (each worker's ingestion writer and the
-    projection follower) take turns: SQLite admits one writer at a time, and
-    one that finds it busy sleeps and polls, napping up to 100 ms, while a
-    file lock passes to the next the moment it is free. The ingestion writer
-    takes it for its INSERT and commit only."""
+    """This server's SQLite writers (each worker's ingestion writer and every
+    projection transaction) take turns: SQLite admits one writer at a time,
+    and one that finds it busy sleeps and polls, napping up to 100 ms, while
+    a file lock passes to the next the moment it is free. Each holds it for
+    its transaction only (the ingestion writer for its INSERT and commit)."""
     path = sqlite_file(database_url)
     return FileLock(f'{path}.write-turn' if path else None)
 
@@ -122,12 +122,11 @@ class Follower:
     burst are visible within about POLL."""
 
     def __init__(self, runner: ProjectionRunner, log_state: Callable[[], tuple[int, int]], interval: float,
-                 retry_interval: float, turn: FileLock, lease: FileLock) -> None:
+                 retry_interval: float, lease: FileLock) -> None:
         self.runner = runner
         self.log_state = log_state
         self.interval = interval
         self.retry_interval = retry_interval
-        self.turn = turn
         self.lease = lease
         self.pid = os.getpid()
         self._wanted = threading.Event()
@@ -174,8 +173,7 @@ class Follower:
 
     def _catch_up(self) -> bool:
         try:
-            with self.turn.held():
-                self.runner.catch_up()
+            self.runner.catch_up()
         except Exception:  # noqa: BLE001 - the thread must outlive a failed batch
             log.exception('background catch-up failed; retrying')
             self._stopping.wait(self.retry_interval)
@@ -230,10 +228,10 @@ class Services:
         self.config = config
         self.app = Sentrail(config.database_url)
         self.writer, self.reader = make_engines(config.database_url)
-        self.runner = ProjectionRunner(self.app, self.writer, all_projections())
+        self.write_turn = write_turn(config.database_url)
+        self.runner = ProjectionRunner(self.app, self.writer, all_projections(), turn=self.write_turn.held)
         self.runner.create_tables()
         self.bus = CommandBus(self.app)
-        self.write_turn = write_turn(config.database_url)
         self._follower: Follower | None = None
         self._follower_lock = threading.Lock()
         self._closers: list[Callable[[], None]] = []
@@ -259,7 +257,7 @@ class Services:
                 if follower is None or follower.pid != os.getpid():
                     follower = self._follower = Follower(
                         self.runner, self.log_state, self.config.follow_interval, self.config.catch_up_interval,
-                        self.write_turn, follower_lease(self.config.database_url))
+                        follower_lease(self.config.database_url))
         follower.wake()
 
     def on_close(self, callback: Callable[[], None]) -> None:

@@ -225,6 +225,23 @@ def test_one_follower_keeps_the_read_models_current_for_every_worker(services, i
             worker.close()
 
 
+def test_projection_transactions_take_the_servers_write_turn(services, install):
+    """On SQLite a catch-up waits for the server's write turn, as the ingestion
+    writer does, instead of napping in SQLite's busy handler."""
+    if not services.write_turn.path:
+        pytest.skip('only SQLite writers take turns')
+    services.bus.handle(IngestEvents([command(project_row(services), '1' * 32)]))  # recorded, not projected
+    caught_up = threading.Event()
+    thread = threading.Thread(target=lambda: (services.runner.catch_up(), caught_up.set()))
+    with services.write_turn.held():
+        thread.start()
+        assert not caught_up.wait(0.5)
+    assert caught_up.wait(10)
+    thread.join()
+    with services.read() as conn:
+        assert conn.execute(select(events.c.event_id)).scalars().all() == ['1' * 32]
+
+
 def worker_pids(server: LiveServer) -> list[int]:
     children = Path(f'/proc/{server.process.pid}/task/{server.process.pid}/children')
     return [int(pid) for pid in children.read_text().split()]

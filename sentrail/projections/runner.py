@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterable
@@ -40,11 +41,12 @@ class ProjectionRunner:
     log, so each notification is read and decoded once."""
 
     def __init__(self, app: Application, engine: Engine, projections: Iterable[Projection],
-                 batch: int = BATCH) -> None:
+                 batch: int = BATCH, turn: Callable[[], AbstractContextManager] = nullcontext) -> None:
         self.app = app
         self.engine = engine
         self.projections = {p.name: p for p in projections}
         self.batch = batch
+        self.turn = turn  # held around each transaction: the server's writers take turns (sentrail.services)
         self._topics = {p.name: p.topics() for p in self.projections.values()}
 
     def create_tables(self) -> None:
@@ -96,7 +98,7 @@ class ProjectionRunner:
         topics = sorted({topic for name in names for topic in self._topics[name]})
         handlers: dict[type, list[str]] = {}  # event class -> the projections among `names` that handle it
         while True:
-            with self.engine.begin() as conn:
+            with self.turn(), self.engine.begin() as conn:
                 positions = self._lock(conn, names)
                 start = min(positions.values())
                 if start >= target:
@@ -157,7 +159,7 @@ class ProjectionRunner:
     def reset(self, names: Iterable[str] | None = None) -> list[str]:
         """Empty the read tables and move their position back to 0."""
         chosen = sorted(names or self.projections)
-        with self.engine.begin() as conn:
+        with self.turn(), self.engine.begin() as conn:
             self._lock(conn, chosen)
             for name in chosen:
                 self.projections[name].clear(conn)
