@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import func, select
 
@@ -40,6 +42,31 @@ def test_catch_up_applies_each_event_once_and_tracks_position(database_url):
     assert runner.status()[0].lag == 0
     runner.catch_up()
     assert len(marker_positions(runner)) == 230
+
+
+def test_a_batch_read_before_a_reset_is_read_again(database_url):
+    """A runner reads and decodes a batch before it takes the write turn; if
+    another runner resets the read model in between, what the lock finds
+    decides, and the log is read again from there."""
+    app = Sentrail(database_url)
+    runner = marker_runner(app, database_url, batch=50)
+    other = marker_runner(app, database_url)
+    append_events(app, 'a', 120)
+    runner.catch_up()
+    append_events(app, 'b', 30)
+    resets: list[str] = []
+
+    @contextmanager
+    def turn_after_a_reset() -> Iterator[None]:
+        if not resets:
+            resets.extend(other.reset())  # a rebuild elsewhere, between the read and the lock
+        yield
+
+    runner.turn = turn_after_a_reset
+    runner.catch_up()
+    assert resets == ['markers']
+    assert marker_positions(runner) == expected_positions(app)
+    assert duplicates(runner) == 0
 
 
 def test_concurrent_runners_and_writers_lose_and_repeat_nothing(database_url):

@@ -91,33 +91,40 @@ class ProjectionRunner:
         by_position: dict[int, list[str]] = {}
         for name in behind:
             by_position.setdefault(positions.get(name, 0), []).append(name)
-        for group in by_position.values():
-            self._advance(sorted(group), target, progress, batch or self.batch)
+        for start, group in by_position.items():
+            self._advance(sorted(group), start, target, progress, batch or self.batch)
 
-    def _advance(self, names: list[str], target: int, progress: Progress | None, batch: int) -> None:
+    def _advance(self, names: list[str], start: int, target: int, progress: Progress | None, batch: int) -> None:
+        """Apply batches from `start` (the names' position when last looked at)
+        to `target`. Each batch is read and decoded before the write turn is
+        taken, since only folding and writing need it; the positions locked
+        then decide what applies, and a batch read from too late a position
+        (the read models were reset meanwhile) is read again."""
         topics = sorted({topic for name in names for topic in self._topics[name]})
         handlers: dict[type, list[str]] = {}  # event class -> the projections among `names` that handle it
         while True:
+            decoded = self._decoded(start, batch, target, topics)
             with self.turn(), self.engine.begin() as conn:
                 positions = self._lock(conn, names)
-                start = min(positions.values())
-                if start >= target:
+                lowest = min(positions.values())
+                if lowest >= target:
                     return
-                notifications = self.read(start, batch, target, topics)
+                if lowest < start:
+                    start = lowest
+                    decoded = self._decoded(start, batch, target, topics)
                 batches: dict[str, list] = {name: [] for name in names}
-                for notification in notifications:
-                    event = self.app.mapper.to_domain_event(notification)
+                for event, position in decoded:
                     wanted = handlers.get(type(event))
                     if wanted is None:
                         wanted = handlers[type(event)] = [n for n in names if self.projections[n].handles_event(event)]
                     for name in wanted:
-                        if notification.id > positions[name]:
-                            batches[name].append((event, notification.id))
+                        if position > positions[name]:
+                            batches[name].append((event, position))
                 for name in names:
                     if batches[name]:
                         self.projections[name].apply_batch(conn, batches[name])
-                done = len(notifications) < batch
-                reached = target if done else notifications[-1].id
+                done = len(decoded) < batch
+                reached = target if done else decoded[-1][1]
                 for name in names:
                     if reached > positions[name]:
                         conn.execute(update(tracking).where(tracking.c.name == name).values(position=reached))
@@ -126,6 +133,12 @@ class ProjectionRunner:
                     progress(name, reached, target)
             if done:
                 return
+            start = reached
+
+    def _decoded(self, start: int, limit: int, stop: int, topics: list[str]) -> list[tuple[object, int]]:
+        """(domain event, position) for the log after `start`."""
+        to_domain_event = self.app.mapper.to_domain_event
+        return [(to_domain_event(n), n.id) for n in self.read(start, limit, stop, topics)]
 
     def _lock(self, conn: Connection, names: list[str]) -> dict[str, int]:
         query = (select(tracking.c.name, tracking.c.position).where(tracking.c.name.in_(names))
