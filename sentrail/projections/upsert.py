@@ -205,5 +205,5 @@ def existing(conn: Connection, table: Table, keys: Iterable[tuple]) -> set[tuple
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start:start + _CHUNK]
         sql = f'SELECT {columns} FROM {quote(table.name)} WHERE ({columns}) IN (VALUES {", ".join([row] * len(chunk))})'
-        found.update(map(tuple, conn.exec_driver_sql(sql, tuple(value for key in chunk for value in key))))
+        found.update(map(tuple, conn.exec_driver_sql(sql, tuple(value for key in chunk for value in key)).fetchall()))
     return found
