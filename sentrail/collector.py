@@ -1,11 +1,11 @@
 """How often Python's cycle collector runs in sentrail's processes.
 
-Decoding a batch of the log or a request's event makes hundreds of thousands
-of small dicts and lists that live until the batch is folded. With Python's
-default thresholds the collector runs every 700 new containers and, each
-time, walks everything the batch holds so far: about a third of a catch-up
-or a rebuild went there. sentrail makes few reference cycles, so collecting
-every 50,000 containers costs nothing in memory that matters."""
+Decoding a batch of the log makes hundreds of thousands of small dicts and
+lists that live until the batch is folded. With Python's default thresholds
+the collector runs every 700 new containers, and the older generations that
+hold the batch are walked again and again: about a third of a catch-up (a
+seventh of a rebuild) went there. sentrail makes few reference cycles, so
+collecting every 50,000 containers costs nothing in memory that matters."""
 from __future__ import annotations
 
 import gc
