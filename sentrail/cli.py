@@ -12,6 +12,9 @@ from sentrail.collector import tune_collector
 from sentrail.config import Config
 
 
+PARENT_CHECK = 1.0  # seconds between a follower's looks at whether its server is still there
+
+
 def _config(database: str | None = None, read_only: bool = False) -> Config:
     return Config.from_env(database_url=database, read_only=read_only or None)
 
@@ -79,12 +82,32 @@ def projections() -> None:
 
 
 @projections.command('run')
-@click.option('--interval', default=0.5, show_default=True, type=float)
-def projections_run(interval: float) -> None:
-    """Keep every projection at the head of the log."""
+@click.option('--interval', default=None, type=float,
+              help='Longest wait between catch-ups while events keep arriving '
+                   '(default: $SENTRAIL_FOLLOW_INTERVAL or 0.5 s).')
+@click.option('--parent', default=None, type=int, hidden=True,
+              help='Stop once this process is gone (`serve` starts a follower so).')
+def projections_run(interval: float | None, parent: int | None) -> None:
+    """Keep every projection at the head of the log. On SQLite one follower
+    works at a time and the others stand by; `serve` starts one beside its workers."""
+    import os
+    import signal
+    import threading
+
     from sentrail.services import Services
 
-    Services(_config()).runner.run_forever(interval=interval)
+    services = Services(Config.from_env(follow_interval=interval))
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    services.catch_up_soon()
+    try:
+        while not stopping.wait(PARENT_CHECK):
+            if parent is not None and os.getppid() != parent:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
 
 
 @projections.command('status')

@@ -1,6 +1,10 @@
 """Runs the Falcon app under gunicorn from `sentrail serve`."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import orjson
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
@@ -12,6 +16,7 @@ from sentrail.config import Config
 # JSON errors, anything a little too long.
 LIMIT_REQUEST_LINE = 8190  # gunicorn's largest bounded value (0 would mean unbounded)
 LIMIT_REQUEST_FIELD_SIZE = 16384
+FOLLOWER_STOP_SECONDS = 15
 
 
 def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:  # noqa: ANN001
@@ -43,7 +48,30 @@ class SentrailServer(BaseApplication):
         return create_app(self.config)
 
 
+def start_follower(config: Config) -> subprocess.Popen:
+    """The projection follower in a process of its own (`sentrail projections
+    run`): folding the log then takes no worker's interpreter lock from the
+    requests it serves, and the workers' own followers stand by, taking over
+    if this one dies. It stops with the server."""
+    env = {**os.environ, 'SENTRAIL_DATABASE_URL': config.database_url}
+    return subprocess.Popen([sys.executable, '-m', 'sentrail.cli', 'projections', 'run',
+                             '--interval', str(config.follow_interval), '--parent', str(os.getpid())], env=env)
+
+
 def serve(config: Config, host: str, port: int, workers: int, threads: int) -> None:
+    follower = None if config.read_only else start_follower(config)
+    try:
+        run_gunicorn(config, host, port, workers, threads)
+    finally:
+        if follower is not None:
+            follower.terminate()
+            try:
+                follower.wait(FOLLOWER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                follower.kill()
+
+
+def run_gunicorn(config: Config, host: str, port: int, workers: int, threads: int) -> None:
     SentrailServer(config, {
         'bind': f'{host}:{port}',
         'workers': workers,

@@ -197,6 +197,24 @@ class LiveServer:
                 time.sleep(0.1)
         raise RuntimeError('server did not start')
 
+    def children(self) -> dict[int, str]:
+        """The server's child processes (its gunicorn workers and its projection
+        follower), each with its command line."""
+        pid = self.process.pid
+        found = {}
+        for child in Path(f'/proc/{pid}/task/{pid}/children').read_text().split():
+            try:
+                found[int(child)] = Path(f'/proc/{child}/cmdline').read_bytes().replace(b'\0', b' ').decode()
+            except OSError:  # gone meanwhile
+                continue
+        return found
+
+    def worker_pids(self) -> list[int]:
+        return sorted(pid for pid, command in self.children().items() if ' projections run ' not in command)
+
+    def follower_pids(self) -> list[int]:
+        return sorted(pid for pid, command in self.children().items() if ' projections run ' in command)
+
     def stop(self) -> None:
         """Kill the server's whole process group: every answer a test waited for was
         committed before it was sent, so a graceful drain would only add seconds

@@ -7,7 +7,6 @@ import signal
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import orjson
 import requests
@@ -19,20 +18,6 @@ from sentrail.services import Services
 from tests.conftest import LiveServer
 from tests.test_ingest_http import sentry_auth, stored_ids
 from tests.test_security import start
-
-
-def children(pid: int) -> set[int]:
-    """The processes whose parent is `pid`: gunicorn's workers, for its master."""
-    found = set()
-    for entry in Path('/proc').iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / 'stat').read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(')', 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
 
 
 class Senders:
@@ -76,19 +61,18 @@ def test_killing_workers_mid_ingestion_loses_no_acknowledged_event(database_url)
     server = LiveServer(database_url, workers=2)
     credentials = server.bootstrap()
     start(server)
-    master = server.process.pid
     public = credentials['dsn'].split('//')[1].split('@')[0]
     killed: list[int] = []
     try:
         senders = Senders(server.url, credentials['project']['id'], public)
         time.sleep(1.0)
         for _ in range(2):  # each of the original workers, mid-stream
-            victim = sorted(children(master) - set(killed))[0]
+            victim = sorted(set(server.worker_pids()) - set(killed))[0]
             os.kill(victim, signal.SIGKILL)
             killed.append(victim)
             time.sleep(1.0)
         deadline = time.monotonic() + 20
-        while not (len(children(master) - set(killed)) == 2 and senders.accepted
+        while not (len(set(server.worker_pids()) - set(killed)) == 2 and senders.accepted
                    and senders.accepted[-1][0] > time.monotonic() - 0.5) and time.monotonic() < deadline:
             time.sleep(0.1)
         after_kills = time.monotonic()

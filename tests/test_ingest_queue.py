@@ -28,7 +28,7 @@ from sentrail.http import ingest_queue
 from sentrail.http.app import create_app
 from sentrail.http.ingest_queue import IngestQueue, Unavailable
 from sentrail.projections.events import events
-from sentrail.services import Services
+from sentrail.services import Services, follower_lease
 from tests.conftest import LiveServer
 from tests.test_ingest_http import public_key, sentry_auth, stored_ids
 from tests.test_issue_read import project_row
@@ -242,9 +242,57 @@ def test_projection_transactions_take_the_servers_write_turn(services, install):
         assert conn.execute(select(events.c.event_id)).scalars().all() == ['1' * 32]
 
 
-def worker_pids(server: LiveServer) -> list[int]:
-    children = Path(f'/proc/{server.process.pid}/task/{server.process.pid}/children')
-    return [int(pid) for pid in children.read_text().split()]
+def gone(pid: int) -> bool:
+    try:
+        return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] == 'Z'  # exited, not yet reaped
+    except OSError:
+        return True
+
+
+def test_serve_runs_a_projection_follower_beside_its_workers(database_url):
+    """`sentrail serve` starts `sentrail projections run`: it keeps the read
+    models current without any request asking, on SQLite it holds the lease
+    (the workers' followers stand by and take over if it dies), and it ends
+    when its server does, however the server ends."""
+    server = LiveServer(database_url)
+    credentials = server.bootstrap()
+    server.start()
+    services = Services(Config(database_url=database_url))
+    store = f'{server.url}/api/{credentials["project"]["id"]}/store/'
+    auth = sentry_auth(credentials['dsn'].split('//')[1].split('@')[0])
+
+    def projected(event_id: str) -> None:
+        response = requests.post(store, data=orjson.dumps({'event_id': event_id, 'message': 'follow'}),
+                                 headers=auth, timeout=30)
+        assert response.status_code == 200, response.text
+        eventually(lambda: not any(status.lag for status in services.runner.status()))
+
+    try:
+        (follower,) = server.follower_pids()
+        assert len(server.worker_pids()) == 2
+        projected('1' * 32)
+        lease = follower_lease(database_url)
+        if lease.path:
+            assert not lease.take()  # held: by the follower process
+            os.kill(follower, signal.SIGKILL)
+            projected('2' * 32)  # a worker's follower took over
+            eventually(lambda: not lease.take())
+        lease.close()
+        server.stop()
+
+        server = LiveServer(database_url).start()  # stopped gracefully, it stops its follower
+        (follower,) = server.follower_pids()
+        server.process.terminate()
+        server.process.wait(30)
+        eventually(lambda: gone(follower))
+
+        server = LiveServer(database_url).start()  # its master killed, the follower sees it gone
+        (follower,) = server.follower_pids()
+        os.kill(server.process.pid, signal.SIGKILL)
+        eventually(lambda: gone(follower))
+    finally:
+        server.stop()
+        services.close()
 
 
 def test_every_answered_event_survives_killed_workers(database_url):
@@ -276,7 +324,7 @@ def test_every_answered_event_survives_killed_workers(database_url):
         for thread in threads:
             thread.start()
         time.sleep(0.7)
-        for pid in worker_pids(server):
+        for pid in server.worker_pids():
             os.kill(pid, signal.SIGKILL)  # mid-batch: requests in flight get no answer
         for thread in threads:
             thread.join(60)
