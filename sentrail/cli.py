@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -10,7 +13,6 @@ import orjson
 
 from sentrail.collector import tune_collector
 from sentrail.config import Config
-
 
 PARENT_CHECK = 1.0  # seconds between a follower's looks at whether its server is still there
 
@@ -35,8 +37,9 @@ def main() -> None:
 @click.option('--database', default=None, help='Database URL (default: $SENTRAIL_DATABASE_URL or sqlite:///sentrail.db).')
 @click.option('--read-only', is_flag=True, help='Serve the read models only; every write is refused.')
 def serve(host: str, port: int, workers: int, threads: int, database: str | None, read_only: bool) -> None:
-    """Start the HTTP server (gunicorn); on an empty store, create the first install."""
-    from sentrail.server import serve as run_gunicorn
+    """Start the HTTP server (gunicorn) and a projection follower beside it; on an
+    empty store, create the first install."""
+    from sentrail.server import serve as run_server
     from sentrail.seed import ensure_installation, store_is_empty
     from sentrail.services import Services
 
@@ -50,7 +53,7 @@ def serve(host: str, port: int, workers: int, threads: int, database: str | None
         click.echo(f'  auth token: {installation.auth_token}')
         click.echo(f'  DSN:        {installation.dsn}')
     services.close()
-    run_gunicorn(config, host=host, port=port, workers=workers, threads=threads)
+    run_server(config, host=host, port=port, workers=workers, threads=threads)
 
 
 @main.command()
@@ -90,10 +93,6 @@ def projections() -> None:
 def projections_run(interval: float | None, parent: int | None) -> None:
     """Keep every projection at the head of the log. On SQLite one follower
     works at a time and the others stand by; `serve` starts one beside its workers."""
-    import os
-    import signal
-    import threading
-
     from sentrail.services import Services
 
     services = Services(Config.from_env(follow_interval=interval))
