@@ -184,9 +184,9 @@ class Follower:
 class LogState:
     """(head of the log, position of the slowest read model), asked before every
     read of ingested data, for every key or token and by the follower every
-    POLL: one statement compiled once. On a SQLite file it runs on a connection of each thread's own in
-    autocommit mode (each statement sees the latest commit), because a pool
-    checkout costs more than the statement."""
+    POLL: one statement compiled once. On a SQLite file it runs on a connection
+    of each thread's own in autocommit mode (each statement sees the latest
+    commit), because a pool checkout costs more than the statement."""
 
     def __init__(self, engine: Engine, events: Table) -> None:
         self.engine = engine

@@ -15,8 +15,9 @@ import logging
 import os
 import queue
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 from uuid import UUID
 
 import sqlalchemy.exc
@@ -28,7 +29,7 @@ from sqlalchemy import Connection, Select, bindparam, func, insert, select
 from sentrail.commands.application import Sentrail
 from sentrail.commands.bus import CommandBus
 from sentrail.commands.ingest import IngestEvent, IngestEvents
-from sentrail.services import FileLock, Services
+from sentrail.services import Services
 
 log = logging.getLogger('sentrail.ingest')
 
@@ -63,7 +64,7 @@ class WriterStore(Sentrail):
 
     name = Sentrail.name  # the same store, not one of its own
 
-    def __init__(self, database_url: str, turn: FileLock) -> None:
+    def __init__(self, database_url: str, turn: Callable[[], AbstractContextManager] = nullcontext) -> None:
         super().__init__(database_url)
         self._turn = turn
         self._known: dict[UUID, Aggregate] = {}
@@ -171,7 +172,7 @@ class WriterStore(Sentrail):
                  'state': s.state} for s in stored]
         conn = self._connection()
         try:
-            with self._turn.held(), conn.begin():
+            with self._turn(), conn.begin():
                 if conn.dialect.name == 'postgresql':
                     conn.exec_driver_sql(f'LOCK TABLE {self._table.name} IN EXCLUSIVE MODE')
                 ids = conn.execute(self._insert, rows).scalars().all()
@@ -245,7 +246,7 @@ class IngestQueue:
         with self._lock:
             if self._pid != os.getpid():
                 self._queue = queue.SimpleQueue()  # whatever a parent process queued is not ours
-                self._store = WriterStore(self.services.config.database_url, self.services.write_turn)
+                self._store = WriterStore(self.services.config.database_url, self.services.write_turn.held)
                 self._thread = threading.Thread(target=self._run, args=(CommandBus(self._store),),
                                                 name='sentrail-ingest-writer', daemon=True)
                 self._thread.start()
