@@ -13,6 +13,7 @@ from eventsourcing.persistence import Recording, StoredEvent, Transcoder
 from sqlalchemy import select
 
 from sentrail.commands.transcoder import OrjsonTranscoder
+from sentrail.ddl import create_tables
 from sentrail.domain.entity import Entity
 from sentrail.domain.errors import NotFound
 from sentrail.domain.sequence import Sequence, sequence_id
@@ -41,7 +42,11 @@ class Sentrail(Application):
             'SQLALCHEMY_URL': event_store_url(database_url),
             'IS_SNAPSHOTTING_ENABLED': 'y',
             'AGGREGATE_CACHE_MAXSIZE': '5000',
+            'CREATE_TABLE': 'no',  # below, where several starting processes may race to do it
         })
+        create_tables(self.recorder.create_table)
+        if self.snapshots is not None:
+            create_tables(self.snapshots.recorder.create_table)
         self.tune_sqlite()
 
     def construct_transcoder(self) -> Transcoder:

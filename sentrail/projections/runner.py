@@ -12,6 +12,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from sentrail.ddl import create_tables
 from sentrail.projections.base import Projection
 from sentrail.projections.schema import metadata, tracking
 
@@ -50,7 +51,7 @@ class ProjectionRunner:
         self._topics = {p.name: p.topics() for p in self.projections.values()}
 
     def create_tables(self) -> None:
-        metadata.create_all(self.engine, checkfirst=True)
+        create_tables(lambda: metadata.create_all(self.engine, checkfirst=True))
         insert = (postgresql.insert if self.engine.dialect.name == 'postgresql' else sqlite.insert)
         with self.engine.begin() as conn:
             for name in self.projections:
