@@ -4,19 +4,27 @@ against the rate of merely reading and decoding the notification log (the ceilin
     .venv/bin/python bench/rebuild.py [--events 50000] [--database URL]
 
 Without --database it builds a fresh SQLite file in a temporary directory.
+On SQLite it also measures a floor: one pass over the log that parses each
+entry's JSON and writes only the rows the `events` table ends with, through
+driver SQL and none of the projection code: what a sequential rebuild costs
+before any projection folds anything.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
 
+import orjson
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
-from sentrail.collector import tune_collector  # noqa: E402
+from sentrail.collector import collector_paused, tune_collector  # noqa: E402
 from sentrail.config import Config  # noqa: E402
+from sentrail.projections.runner import REBUILD_BATCH  # noqa: E402
 from sentrail.services import Services  # noqa: E402
 from tests.support.store import generate_store  # noqa: E402
 
@@ -35,6 +43,37 @@ def read_rate(services: Services) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
+def floor_rate(services: Services) -> tuple[int, float] | None:
+    """Read the log and parse each entry's JSON (no domain objects), and insert
+    the final `events` rows of the entries read (copied beforehand from the
+    rebuilt table into a scratch table with the same columns and indexes),
+    one transaction per rebuild batch. SQLite only: None elsewhere."""
+    runner, engine = services.runner, services.runner.engine
+    if engine.dialect.name != 'sqlite':
+        return None
+    with engine.begin() as conn:
+        rows = {row[0]: tuple(row) for row in conn.exec_driver_sql('SELECT * FROM events')}
+        ddl = [sql for (sql,) in conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'events' AND sql IS NOT NULL ORDER BY type DESC")]
+        for sql in ddl:  # the table first, then its indexes, renamed
+            conn.exec_driver_sql(re.sub(r'\bevents\b', 'floor_events', sql.replace(' ix_', ' floor_ix_')))
+    insert = f'INSERT INTO floor_events VALUES ({", ".join("?" * len(next(iter(rows.values()))))})'
+    position, count, head = 0, 0, runner.head()
+    started = time.perf_counter()
+    while position < head:
+        notifications = runner.read(position, REBUILD_BATCH, head, [])
+        for notification in notifications:
+            orjson.loads(notification.state)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(insert, [rows[n.id] for n in notifications if n.id in rows])
+        count += len(notifications)
+        position = notifications[-1].id
+    seconds = time.perf_counter() - started
+    with engine.begin() as conn:
+        conn.exec_driver_sql('DROP TABLE floor_events')
+    return count, seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--events', type=int, default=50_000)
@@ -49,13 +88,18 @@ def main() -> None:
           f'in {time.perf_counter() - started:.1f}s')
     count, read_seconds = read_rate(services)
     started = time.perf_counter()
-    services.runner.rebuild()
+    with collector_paused():  # as `sentrail projections rebuild` does
+        services.runner.rebuild()
     rebuild_seconds = time.perf_counter() - started
     read = count / read_seconds
     rebuild = count / rebuild_seconds
     print(f'read+decode: {read:,.0f} events/s ({count} events in {read_seconds:.2f}s)')
     print(f'rebuild:     {rebuild:,.0f} events/s ({count} events in {rebuild_seconds:.2f}s), '
           f'{rebuild / read:.0%} of the read rate; ingested events alone: {args.events / rebuild_seconds:,.0f}/s')
+    floor = floor_rate(services)
+    if floor:
+        print(f'floor:       {floor[0] / floor[1]:,.0f} events/s (reading and parsing the log, writing the final '
+              f'event rows alone: {floor[1]:.2f}s)')
 
 
 if __name__ == '__main__':

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import click
 import orjson
 
-from sentrail.collector import tune_collector
+from sentrail.collector import collector_paused, tune_collector
 from sentrail.config import Config
 
 PARENT_CHECK = 1.0  # seconds between a follower's looks at whether its server is still there
@@ -161,7 +161,8 @@ def projections_rebuild(names: tuple[str, ...], until: str | None, database: str
             rate = f'{position / elapsed:,.0f} events/s' if elapsed else ''
             progress.update(tasks[name], completed=position, rate=rate)
 
-        runner.rebuild(chosen, progress=show, until=target)
+        with collector_paused():
+            runner.rebuild(chosen, progress=show, until=target)
     elapsed = time.monotonic() - started
     rate = target / elapsed if elapsed else 0
     click.echo(f'rebuilt {len(chosen)} projection(s) up to position {target} in {elapsed:.1f}s '
