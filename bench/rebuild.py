@@ -17,29 +17,36 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
 import orjson
+from eventsourcing.persistence import Notification
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
 from sentrail.collector import collector_paused, tune_collector  # noqa: E402
 from sentrail.config import Config  # noqa: E402
-from sentrail.projections.runner import REBUILD_BATCH  # noqa: E402
+from sentrail.projections.runner import REBUILD_BATCH, ProjectionRunner  # noqa: E402
 from sentrail.services import Services  # noqa: E402
 from tests.support.store import generate_store  # noqa: E402
 
 
+def log_batches(runner: ProjectionRunner, size: int) -> Iterator[list[Notification]]:
+    """The whole log in order, `size` entries at a time, as the runner reads it."""
+    position, head = 0, runner.head()
+    while position < head:
+        notifications = runner.read(position, size, head, [])
+        yield notifications
+        position = notifications[-1].id
+
+
 def read_rate(services: Services) -> tuple[int, float]:
     """Read and decode the whole log as the runner does, applying nothing."""
-    runner, position, count = services.runner, 0, 0
-    head = runner.head()
-    started = time.perf_counter()
-    while position < head:
-        notifications = runner.read(position, runner.batch, head, [])
+    count, started = 0, time.perf_counter()
+    for notifications in log_batches(services.runner, services.runner.batch):
         for notification in notifications:
             services.app.mapper.to_domain_event(notification)
         count += len(notifications)
-        position = notifications[-1].id
     return count, time.perf_counter() - started
 
 
@@ -58,16 +65,13 @@ def floor_rate(services: Services) -> tuple[int, float] | None:
         for sql in ddl:  # the table first, then its indexes, renamed
             conn.exec_driver_sql(re.sub(r'\bevents\b', 'floor_events', sql.replace(' ix_', ' floor_ix_')))
     insert = f'INSERT INTO floor_events VALUES ({", ".join("?" * len(next(iter(rows.values()))))})'
-    position, count, head = 0, 0, runner.head()
-    started = time.perf_counter()
-    while position < head:
-        notifications = runner.read(position, REBUILD_BATCH, head, [])
+    count, started = 0, time.perf_counter()
+    for notifications in log_batches(runner, REBUILD_BATCH):
         for notification in notifications:
             orjson.loads(notification.state)
         with engine.begin() as conn:
             conn.exec_driver_sql(insert, [rows[n.id] for n in notifications if n.id in rows])
         count += len(notifications)
-        position = notifications[-1].id
     seconds = time.perf_counter() - started
     with engine.begin() as conn:
         conn.exec_driver_sql('DROP TABLE floor_events')
