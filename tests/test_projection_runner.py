@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from sqlalchemy import func, select
 
 from sentrail.commands.application import Sentrail
+from sentrail.projections.base import Fold
+from sentrail.projections.schema import tracking
 from tests.support.markers import append_events, marker_runner, markers
 
 
@@ -42,6 +44,37 @@ def test_catch_up_applies_each_event_once_and_tracks_position(database_url):
     assert runner.status()[0].lag == 0
     runner.catch_up()
     assert len(marker_positions(runner)) == 230
+
+
+def test_a_transaction_takes_several_batches_as_chunks_of_one_fold(database_url):
+    """A rebuild reads several batches per transaction (fewer, larger
+    transactions, with the decoded entries' memory bounded by the batch): each
+    projection folds them as chunks and finishes once, before the position moves."""
+    app = Sentrail(database_url)
+    runner = marker_runner(app, database_url, batch=50)
+    append_events(app, 'a', 230)
+    projection = runner.projections['markers']
+    folds: list[tuple[list[int], int]] = []
+
+    class RecordingFold(Fold):
+        def __init__(self, *args) -> None:
+            super().__init__(*args)
+            self.chunks: list[int] = []
+
+        def add(self, batch) -> None:
+            self.chunks.append(len(batch))
+            super().add(batch)
+
+        def finish(self) -> None:
+            tracked = select(tracking.c.position).where(tracking.c.name == 'markers')
+            folds.append((self.chunks, self.conn.execute(tracked).scalar_one()))
+
+    projection.fold = lambda conn: RecordingFold(projection, conn)
+    runner.catch_up(chunks=3)
+    first = expected_positions(app)[149]
+    assert folds == [([50, 50, 50], 0), ([50, 30], first)]
+    assert marker_positions(runner) == expected_positions(app)
+    assert runner.status()[0].lag == 0
 
 
 def test_a_batch_read_before_a_reset_is_read_again(database_url):

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Row
 
 from sentrail.domain.group import Group
 from sentrail.domain.ingested import IngestedEvent
-from sentrail.projections.base import Projection, handles
+from sentrail.projections.base import FoldingProjection, PendingFold, handles
 from sentrail.projections.issues import POSITION, epoch_ms
 from sentrail.projections.schema import metadata
 from sentrail.projections.upsert import Upsert
@@ -75,34 +75,45 @@ class EventBatch:
         add_tags(PROJECT_TAGS, self.tags, data['tags'], seen, {'project_id': project_id})
         add_project_count(self.counts, project_id, received)
 
+    def write_events(self, conn: Connection) -> None:
+        """The event rows alone: their payloads are what a batch holds most of."""
+        if self.events:
+            INSERT_EVENTS.run(conn, self.events)
+            self.events = []
+
     def write(self, conn: Connection) -> None:
-        if not self.events:
-            return
-        INSERT_EVENTS.run(conn, self.events)
-        write_project_tags(conn, self.tags)
-        PROJECT_COUNTS.run(conn, self.counts.values())
+        self.write_events(conn)
+        if self.counts:
+            write_project_tags(conn, self.tags)
+            PROJECT_COUNTS.run(conn, self.counts.values())
         self.clear()  # the batch may go on after a deletion
 
 
-class EventProjection(Projection):
-    name = 'events'
-    tables = (events, project_tag_values, project_tag_keys, project_counts)
+class EventFold(PendingFold):
+    """Event rows are written at the end of each chunk, the tag values and
+    counts they add to once, when the transaction ends."""
 
-    def apply_batch(self, conn: Connection, batch: list[tuple[DomainEventProtocol, int]]) -> None:
-        pending = EventBatch()
+    pending_class = EventBatch
+
+    def add(self, batch: list[tuple[DomainEventProtocol, int]]) -> None:
+        pending, conn = self.pending, self.conn
         for event, position in batch:
             if type(event) is IngestedEvent.Received:
                 pending.add(event, position)
             else:
                 pending.write(conn)  # a deletion must see the events before it
-                self.apply(conn, event, position)
-        pending.write(conn)
+                self.projection.apply(conn, event, position)
+        pending.write_events(conn)
+
+
+class EventProjection(FoldingProjection):
+    name = 'events'
+    tables = (events, project_tag_values, project_tag_keys, project_counts)
+    fold_class = EventFold
 
     @handles(IngestedEvent.Received)
     def received(self, conn: Connection, e: IngestedEvent.Received, position: int) -> None:
-        batch = EventBatch()
-        batch.add(e, position)
-        batch.write(conn)
+        self.apply_batch(conn, [(e, position)])
 
     @handles(Group.Deleted)
     def group_deleted(self, conn: Connection, e: Group.Deleted, position: int) -> None:

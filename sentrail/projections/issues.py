@@ -24,7 +24,7 @@ from sentrail.domain.note import Note
 from sentrail.domain.release import Release
 from sentrail.domain.sequence import public_number
 from sentrail.projections.accounts import users
-from sentrail.projections.base import Projection, handles
+from sentrail.projections.base import FoldingProjection, PendingFold, handles
 from sentrail.projections.clock import ms
 from sentrail.projections.schema import metadata
 from sentrail.projections.stats import GROUP_COUNTS, add_group_count, group_counts
@@ -282,15 +282,15 @@ def status_activity(status: str, details: dict) -> tuple[str, dict]:
     return f'set_{status}', {}
 
 
-class IssueProjection(Projection):
-    name = 'issues'
-    tables = GROUP_TABLES
+class IssueFold(PendingFold):
+    """Ingested events are folded; the rest apply in place, as they commute
+    with the fold, except a deletion or a merge, which must see the events
+    before it."""
 
-    def apply_batch(self, conn: Connection, batch: list[tuple[DomainEventProtocol, int]]) -> None:
-        """Ingested events are folded; the rest apply in place, as they commute
-        with the fold, except a deletion or a merge, which must see the events
-        before it."""
-        pending = IssueBatch()
+    pending_class = IssueBatch
+
+    def add(self, batch: list[tuple[DomainEventProtocol, int]]) -> None:
+        pending, conn = self.pending, self.conn
         for event, position in batch:
             kind = type(event)
             if kind is IngestedEvent.Received:
@@ -303,20 +303,17 @@ class IssueProjection(Projection):
                 pending.write(conn)
             else:
                 pending.insert_created(conn)
-            self.apply(conn, event, position)
-        pending.write(conn)
+            self.projection.apply(conn, event, position)
 
-    @handles(Group.Created)
-    def created(self, conn: Connection, e: Group.Created, position: int) -> None:
-        batch = IssueBatch()
-        batch.create(e)
-        batch.write(conn)
 
-    @handles(IngestedEvent.Received)
-    def received(self, conn: Connection, e: IngestedEvent.Received, position: int) -> None:
-        batch = IssueBatch()
-        batch.add(e, position)
-        batch.write(conn)
+class IssueProjection(FoldingProjection):
+    name = 'issues'
+    tables = GROUP_TABLES
+    fold_class = IssueFold
+
+    @handles(Group.Created, IngestedEvent.Received)
+    def folded(self, conn: Connection, e: Group.Created | IngestedEvent.Received, position: int) -> None:
+        self.apply_batch(conn, [(e, position)])
 
     @handles(Group.Regressed)
     def regressed(self, conn: Connection, e: Group.Regressed, position: int) -> None:

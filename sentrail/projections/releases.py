@@ -12,7 +12,7 @@ from sentrail.domain.ingested import IngestedEvent
 from sentrail.domain.project import Project
 from sentrail.domain.release import MAX_VERSION_LENGTH, Release
 from sentrail.domain.repository import Repository
-from sentrail.projections.base import Projection, handles
+from sentrail.projections.base import FoldingProjection, PendingFold, handles
 from sentrail.projections.clock import ms
 from sentrail.projections.accounts import users
 from sentrail.projections.organizations import email_key, members
@@ -137,10 +137,81 @@ SEQ_STRIDE = 1_000_000
 RELEASE_FIELDS = ('ref', 'url', 'status', 'date_started', 'date_released')
 
 
-class ReleaseProjection(Projection):
+RELEASE_STATS = Counting(release_stats, count='new_groups', first='first_event', last='last_event')
+MARK_FIRST = (update(group_first_releases)
+              .where(group_first_releases.c.group_id == bindparam('g'), group_first_releases.c.seen.is_(False))
+              .values(seen=True, version=bindparam('v')))
+
+
+class ReleaseBatch:
+    """A batch of ingested events as release facts: the release of each issue's
+    first event (the issue is one of that release's new groups) and each
+    release's first and last event time. Nothing is read but which issues are
+    still unseen."""
+
+    def __init__(self) -> None:
+        self.created: list[dict] = []
+        self.firsts: dict[str, tuple[str, str | None]] = {}
+        self.stats: dict[tuple, dict] = {}
+
+    def add(self, e: IngestedEvent.Received) -> None:
+        version = e.data.get('release') or None
+        if version is not None and len(version) > MAX_VERSION_LENGTH:
+            version = None  # no release can have it
+        self.firsts.setdefault(str(e.group_id), (str(e.project_id), version))
+        if version is not None:
+            moment = int(float(e.data.get('timestamp') or e.timestamp.timestamp()) * 1000)
+            row = {'project_id': str(e.project_id), 'version': version, 'new_groups': 0,
+                   'first_event': moment, 'last_event': moment}
+            RELEASE_STATS.add(self.stats, row, (row['project_id'], version))
+
+    def write(self, conn: Connection) -> None:
+        if self.created:
+            conn.execute(insert(group_first_releases), self.created)
+            self.created = []
+        if not self.firsts:
+            return
+        ids = list(self.firsts)
+        unseen = set()
+        for start in range(0, len(ids), 500):
+            unseen.update(conn.execute(select(group_first_releases.c.group_id).where(
+                group_first_releases.c.group_id.in_(ids[start:start + 500]),
+                group_first_releases.c.seen.is_(False))).scalars())
+        if unseen:
+            conn.execute(MARK_FIRST, [{'g': g, 'v': self.firsts[g][1]} for g in unseen])
+        for group_id in unseen:
+            project_id, version = self.firsts[group_id]
+            if version is not None:
+                self.stats[(project_id, version)]['new_groups'] += 1
+        RELEASE_STATS.run(conn, self.stats.values())
+        self.firsts, self.stats = {}, {}
+
+
+class ReleaseFold(PendingFold):
+    """Ingested events are folded (first release per issue, counts per release);
+    anything else flushes the fold first, so the log's order still holds."""
+
+    pending_class = ReleaseBatch
+
+    def add(self, batch: list) -> None:
+        pending, conn = self.pending, self.conn
+        for event, position in batch:
+            if type(event) is IngestedEvent.Received:
+                pending.add(event)
+                continue
+            if type(event) is Group.Created:
+                pending.created.append({'group_id': str(event.originator_id), 'project_id': str(event.project_id),
+                                        'version': None, 'seen': False, 'deleted': False})
+                continue
+            pending.write(conn)
+            self.projection.apply(conn, event, position)
+
+
+class ReleaseProjection(FoldingProjection):
     name = 'releases'
     tables = (releases, release_projects, release_stats, group_first_releases, repositories, commits,
               release_commits, release_head_commits, deploys)
+    fold_class = ReleaseFold
 
     @handles(Release.Created, Release.Recreated)
     def created(self, conn: Connection, e: Release.Created | Release.Recreated, position: int) -> None:
@@ -302,72 +373,6 @@ class ReleaseProjection(Projection):
     @handles(IngestedEvent.Received)
     def event_received(self, conn: Connection, e: IngestedEvent.Received, position: int) -> None:
         self.apply_batch(conn, [(e, position)])
-
-    def apply_batch(self, conn: Connection, batch: list) -> None:
-        """Ingested events are folded (first release per issue, counts per release);
-        anything else flushes the fold first, so the log's order still holds."""
-        pending = ReleaseBatch()
-        for event, position in batch:
-            if type(event) is IngestedEvent.Received:
-                pending.add(event)
-                continue
-            if type(event) is Group.Created:
-                pending.created.append({'group_id': str(event.originator_id), 'project_id': str(event.project_id),
-                                        'version': None, 'seen': False, 'deleted': False})
-                continue
-            pending.write(conn)
-            self.apply(conn, event, position)
-        pending.write(conn)
-
-
-RELEASE_STATS = Counting(release_stats, count='new_groups', first='first_event', last='last_event')
-MARK_FIRST = (update(group_first_releases)
-              .where(group_first_releases.c.group_id == bindparam('g'), group_first_releases.c.seen.is_(False))
-              .values(seen=True, version=bindparam('v')))
-
-
-class ReleaseBatch:
-    """A batch of ingested events as release facts: the release of each issue's
-    first event (the issue is one of that release's new groups) and each
-    release's first and last event time. Nothing is read but which issues are
-    still unseen."""
-
-    def __init__(self) -> None:
-        self.created: list[dict] = []
-        self.firsts: dict[str, tuple[str, str | None]] = {}
-        self.stats: dict[tuple, dict] = {}
-
-    def add(self, e: IngestedEvent.Received) -> None:
-        version = e.data.get('release') or None
-        if version is not None and len(version) > MAX_VERSION_LENGTH:
-            version = None  # no release can have it
-        self.firsts.setdefault(str(e.group_id), (str(e.project_id), version))
-        if version is not None:
-            moment = int(float(e.data.get('timestamp') or e.timestamp.timestamp()) * 1000)
-            row = {'project_id': str(e.project_id), 'version': version, 'new_groups': 0,
-                   'first_event': moment, 'last_event': moment}
-            RELEASE_STATS.add(self.stats, row, (row['project_id'], version))
-
-    def write(self, conn: Connection) -> None:
-        if self.created:
-            conn.execute(insert(group_first_releases), self.created)
-            self.created = []
-        if not self.firsts:
-            return
-        ids = list(self.firsts)
-        unseen = set()
-        for start in range(0, len(ids), 500):
-            unseen.update(conn.execute(select(group_first_releases.c.group_id).where(
-                group_first_releases.c.group_id.in_(ids[start:start + 500]),
-                group_first_releases.c.seen.is_(False))).scalars())
-        if unseen:
-            conn.execute(MARK_FIRST, [{'g': g, 'v': self.firsts[g][1]} for g in unseen])
-        for group_id in unseen:
-            project_id, version = self.firsts[group_id]
-            if version is not None:
-                self.stats[(project_id, version)]['new_groups'] += 1
-        RELEASE_STATS.run(conn, self.stats.values())
-        self.firsts, self.stats = {}, {}
 
 
 def previous_head(conn: Connection, release_id: str, repository_id: str) -> str | None:

@@ -13,11 +13,14 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sentrail.ddl import create_tables
-from sentrail.projections.base import Projection
+from sentrail.projections.base import Fold, Projection
 from sentrail.projections.schema import metadata, tracking
 
 BATCH = 1000
-REBUILD_BATCH = 5000  # a rebuild races no writer for the lock: fewer, larger transactions
+# A rebuild races no writer for the lock: fewer, larger transactions, which
+# fold more, read in batches that keep the decoded entries' memory bounded.
+REBUILD_BATCH = 5000
+REBUILD_CHUNKS = 4
 
 Progress = Callable[[str, int, int], None]
 
@@ -84,8 +87,9 @@ class ProjectionRunner:
         return [Status(name, positions.get(name, 0), head) for name in self.projections]
 
     def catch_up(self, until: int | None = None, names: Iterable[str] | None = None,
-                 progress: Progress | None = None, batch: int | None = None) -> None:
-        """Apply everything up to `until` (default: the head) to each projection."""
+                 progress: Progress | None = None, batch: int | None = None, chunks: int = 1) -> None:
+        """Apply everything up to `until` (default: the head) to each projection,
+        `batch` entries read at a time and `chunks` batches per transaction."""
         target = self.head() if until is None else until
         positions = self.positions()
         behind = [n for n in (names or self.projections) if positions.get(n, 0) < target]
@@ -93,14 +97,15 @@ class ProjectionRunner:
         for name in behind:
             by_position.setdefault(positions.get(name, 0), []).append(name)
         for start, group in by_position.items():
-            self._advance(sorted(group), start, target, progress, batch or self.batch)
+            self._advance(sorted(group), start, target, progress, batch or self.batch, chunks)
 
-    def _advance(self, names: list[str], start: int, target: int, progress: Progress | None, batch: int) -> None:
-        """Apply batches from `start` (the names' position when last looked at)
-        to `target`. Each batch is read and decoded before the write turn is
-        taken, since only folding and writing need it; the positions locked
-        then decide what applies, and a batch read from too late a position
-        (the read models were reset meanwhile) is read again."""
+    def _advance(self, names: list[str], start: int, target: int, progress: Progress | None, batch: int,
+                 chunks: int) -> None:
+        """Apply transactions from `start` (the names' position when last looked
+        at) to `target`. A transaction's first batch is read and decoded before
+        the write turn is taken, since only folding and writing need it; the
+        positions locked then decide what applies, and a batch read from too
+        late a position (the read models were reset meanwhile) is read again."""
         topics = sorted({topic for name in names for topic in self._topics[name]})
         handlers: dict[type, list[str]] = {}  # event class -> the projections among `names` that handle it
         while True:
@@ -113,19 +118,16 @@ class ProjectionRunner:
                 if lowest < start:
                     start = lowest
                     decoded = self._decoded(start, batch, target, topics)
-                batches: dict[str, list] = {name: [] for name in names}
-                for event, position in decoded:
-                    wanted = handlers.get(type(event))
-                    if wanted is None:
-                        wanted = handlers[type(event)] = [n for n in names if self.projections[n].handles_event(event)]
-                    for name in wanted:
-                        if position > positions[name]:
-                            batches[name].append((event, position))
-                for name in names:
-                    if batches[name]:
-                        self.projections[name].apply_batch(conn, batches[name])
-                done = len(decoded) < batch
-                reached = target if done else decoded[-1][1]
+                folds = {name: self.projections[name].fold(conn) for name in names}
+                for chunk in range(chunks):
+                    self._feed(folds, decoded, positions, handlers)
+                    done = len(decoded) < batch
+                    reached = target if done else decoded[-1][1]
+                    if done or chunk == chunks - 1:
+                        break
+                    decoded = self._decoded(reached, batch, target, topics)
+                for fold in folds.values():
+                    fold.finish()
                 for name in names:
                     if reached > positions[name]:
                         conn.execute(update(tracking).where(tracking.c.name == name).values(position=reached))
@@ -135,6 +137,21 @@ class ProjectionRunner:
             if done:
                 return
             start = reached
+
+    def _feed(self, folds: dict[str, Fold], decoded: list[tuple[object, int]], positions: dict[str, int],
+              handlers: dict[type, list[str]]) -> None:
+        """Give each projection the entries of `decoded` it handles and has not applied yet."""
+        chunks: dict[str, list] = {name: [] for name in folds}
+        for event, position in decoded:
+            wanted = handlers.get(type(event))
+            if wanted is None:
+                wanted = handlers[type(event)] = [n for n in folds if self.projections[n].handles_event(event)]
+            for name in wanted:
+                if position > positions[name]:
+                    chunks[name].append((event, position))
+        for name, chunk in chunks.items():
+            if chunk:
+                folds[name].add(chunk)
 
     def _decoded(self, start: int, limit: int, stop: int, topics: list[str]) -> list[tuple[object, int]]:
         """(domain event, position) for the log after `start`."""
@@ -168,7 +185,8 @@ class ProjectionRunner:
                 until: int | None = None) -> None:
         """Empty the read tables and replay the log into them (up to `until`)."""
         chosen = self.reset(names)
-        self.catch_up(until=until, names=chosen, progress=progress, batch=max(self.batch, REBUILD_BATCH))
+        self.catch_up(until=until, names=chosen, progress=progress, batch=max(self.batch, REBUILD_BATCH),
+                      chunks=REBUILD_CHUNKS)
 
     def reset(self, names: Iterable[str] | None = None) -> list[str]:
         """Empty the read tables and move their position back to 0."""
