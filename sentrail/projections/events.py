@@ -86,12 +86,13 @@ class EventBatch:
         if self.counts:
             write_project_tags(conn, self.tags)
             PROJECT_COUNTS.run(conn, self.counts.values())
-        self.clear()  # the batch may go on after a deletion
+        self.clear()
 
 
 class EventFold(PendingFold):
-    """Event rows are written at the end of each chunk, the tag values and
-    counts they add to once, when the transaction ends."""
+    """Event rows are written at the end of each chunk, and before a deletion
+    or a merge, which must see them; the project tag values and counts they
+    add to (which neither touches) once, when the transaction ends."""
 
     pending_class = EventBatch
 
@@ -101,7 +102,7 @@ class EventFold(PendingFold):
             if type(event) is IngestedEvent.Received:
                 pending.add(event, position)
             else:
-                pending.write(conn)  # a deletion must see the events before it
+                pending.write_events(conn)
                 self.projection.apply(conn, event, position)
         pending.write_events(conn)
 
