@@ -7,11 +7,15 @@
    SENTRAIL_BENCH_ENDPOINTS=1.
 2. Parse-only yardstick: posts the envelopes to `/api/{id}/envelope-parse/`
    (decompress and parse, then discard) from the same client threads.
-3. Ingestion: posts the same envelopes (fresh event ids) to
-   `/api/{id}/envelope/` and times from the first send until the issue list
-   counts every event (sum of `count` over `projects/{org}/{project}/issues/`).
+3. Floor: posts them (fresh event ids) to `/api/{id}/envelope-floor/`, the
+   envelope endpoint whose writer stores each event as one row of a scratch
+   table (sentrail.commands.ingest_floor): what ingestion costs before issue
+   assignment, the event store's aggregates and the read models.
+4. Ingestion: posts them (fresh event ids) to `/api/{id}/envelope/` and times
+   from the first send until the issue list counts every event (sum of
+   `count` over `projects/{org}/{project}/issues/`).
 
-Prints both rates and their ratio. Envelopes are about 3 kB of JSON, shaped
+Prints the rates, the floor's and the end-to-end rate's share of parse-only. Envelopes are about 3 kB of JSON, shaped
 like sentry-sdk 2.x exception events, gzip-compressed like the SDK sends them.
 """
 from __future__ import annotations
@@ -243,27 +247,32 @@ def run(args: argparse.Namespace, url: str, credentials: dict, cpu: Callable[[],
     def bodies() -> list[bytes]:
         return [gzip.compress(envelope(n, args.fingerprints, public_key), 9) for n in range(args.events)]
 
-    warmup = bodies()[:50]
-    send_all(host, port, f'/api/{project_id}/envelope-parse/', auth, warmup, args.threads)
-    parse_bodies = bodies()
-    raw_size = sum(len(gzip.decompress(b)) for b in parse_bodies) / len(parse_bodies)
-    cpu_before, client_before = cpu(), time.process_time()
-    started, finished = send_all(host, port, f'/api/{project_id}/envelope-parse/', auth, parse_bodies,
-                                 args.threads)
-    parse_rate = args.events / (finished - started)
-    parse_cpu = (cpu() - cpu_before) / args.events * 1000
-    client_cpu = (time.process_time() - client_before) / args.events * 1000
+    def timed(endpoint: str) -> tuple[float, float, float, float, float]:
+        """Send fresh bodies to `endpoint`: (events/s, first send, last answer, server CPU and this client's
+        CPU in ms per event)."""
+        sent = bodies()
+        cpu_before, client_before = cpu(), time.process_time()
+        started, finished = send_all(host, port, f'/api/{project_id}/{endpoint}/', auth, sent, args.threads)
+        return (args.events / (finished - started), started, finished, (cpu() - cpu_before) / args.events * 1000,
+                (time.process_time() - client_before) / args.events * 1000)
+
+    for endpoint in ('envelope-parse', 'envelope-floor'):  # each worker's threads and tables, before timing
+        send_all(host, port, f'/api/{project_id}/{endpoint}/', auth, bodies()[:50], args.threads)
+    raw_size = sum(len(gzip.decompress(b)) for b in bodies()[:100]) / 100
+    parse_rate, _, _, parse_cpu, client_cpu = timed('envelope-parse')
 
     print(f'envelopes: {args.events} x {raw_size / 1024:.1f} kB JSON (gzip), {args.fingerprints} fingerprints, '
           f'{args.threads} client threads, {args.workers} workers, SQLite; '
           f'load average {load_average()} (the machine may be shared)')
     print(f'parse-only:   {parse_rate:8.0f} envelopes/s  (server CPU {parse_cpu:.2f} ms per envelope; '
           f'this client {client_cpu:.2f} ms per request)', flush=True)
+    floor_rate, _, _, floor_cpu, _ = timed('envelope-floor')
+    print(f'floor:        {floor_rate:8.0f} events/s  ({floor_rate / parse_rate:.1%} of parse-only, server CPU '
+          f'{floor_cpu:.2f} ms per event: the envelope endpoint storing one scratch row per event, '
+          f'no issues, no read models)', flush=True)
 
-    ingest_bodies = bodies()
     cpu_before = cpu()
-    started, accepted = send_all(host, port, f'/api/{project_id}/envelope/', auth, ingest_bodies, args.threads)
-    accept_rate = args.events / (accepted - started)
+    accept_rate, started, accepted, _, _ = timed('envelope')
     print(f'accepted:     {accept_rate:8.0f} events/s  (last answer after {accepted - started:.2f} s)', flush=True)
     visible = wait_until_visible(url, token, org, project, args.events)
     end_to_end = args.events / (visible - started)

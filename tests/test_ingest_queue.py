@@ -167,12 +167,12 @@ def test_the_writer_replaces_a_connection_the_server_closed(services, install):
     project = project_row(services)
     queue = IngestQueue(services)
     queue.submit([command(project, '1' * 32)])
-    session = queue._store._conn.connection.driver_connection.info.backend_pid
+    session = queue._recorder.store._conn.connection.driver_connection.info.backend_pid
     with services.writer.connect() as conn:
         assert conn.execute(text('SELECT pg_terminate_backend(:pid)'), {'pid': session}).scalar_one()
     queue.submit([command(project, '2' * 32)])
     assert stored_ids(services) == ['1' * 32, '2' * 32]
-    assert queue._store._conn.connection.driver_connection.info.backend_pid != session
+    assert queue._recorder.store._conn.connection.driver_connection.info.backend_pid != session
 
 
 def test_writers_of_two_processes_share_new_issues(services, install, config):

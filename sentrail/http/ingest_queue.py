@@ -17,7 +17,7 @@ import queue
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 from uuid import UUID
 
 import sqlalchemy.exc
@@ -201,19 +201,52 @@ class Pending:
         self.done.set()
 
 
-class IngestQueue:
-    """The per-process queue and its writer thread. The thread (and its store)
-    start on first use, and again in a forked child (threads do not survive
-    fork), like the projection follower."""
+class Recorder(Protocol):
+    """What a writer thread records its batches with, built in the writer's
+    own process: a database connection does not survive fork."""
 
-    def __init__(self, services: Services, max_batch: int = MAX_BATCH, wait: float | None = None) -> None:
+    def record(self, commands: list[IngestEvent]) -> None:
+        """Record the batch durably, or raise and record none of it."""
+
+    def close(self) -> None: ...
+
+
+class EventStoreRecorder:
+    """Records a batch as one `IngestEvents` command on the writer's own view
+    of the event store."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.store = WriterStore(services.config.database_url, services.write_turn.held)
+        self.bus = CommandBus(self.store)
+
+    def record(self, commands: list[IngestEvent]) -> None:
+        try:
+            self.store.sync()
+            self.bus.handle(IngestEvents(commands))
+        except Exception:
+            self.store.forget()  # the batch may have changed the aggregates it held
+            raise
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class IngestQueue:
+    """The per-process queue and its writer thread. The thread (and its
+    recorder) start on first use, and again in a forked child (threads do not
+    survive fork), like the projection follower."""
+
+    def __init__(self, services: Services, max_batch: int = MAX_BATCH, wait: float | None = None,
+                 recorder: Callable[[Services], Recorder] = EventStoreRecorder) -> None:
         self.services = services
         self.max_batch = max_batch
         self.wait = WAIT_SECONDS if wait is None else wait
         self.batches = 0  # saves that recorded a batch, for logs and tests
+        self._new_recorder = recorder
         self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._store: WriterStore | None = None
+        self._recorder: Recorder | None = None
         self._pid = 0
         self._lock = threading.Lock()
         services.on_close(self.stop)
@@ -237,8 +270,8 @@ class IngestQueue:
             return
         self._queue.put(None)
         self._thread.join(timeout)
-        if self._store is not None:
-            self._store.close()
+        if self._recorder is not None:
+            self._recorder.close()
 
     def _ensure_writer(self) -> None:
         if self._pid == os.getpid():
@@ -246,13 +279,13 @@ class IngestQueue:
         with self._lock:
             if self._pid != os.getpid():
                 self._queue = queue.SimpleQueue()  # whatever a parent process queued is not ours
-                self._store = WriterStore(self.services.config.database_url, self.services.write_turn.held)
-                self._thread = threading.Thread(target=self._run, args=(CommandBus(self._store),),
+                self._recorder = self._new_recorder(self.services)
+                self._thread = threading.Thread(target=self._run, args=(self._recorder,),
                                                 name='sentrail-ingest-writer', daemon=True)
                 self._thread.start()
                 self._pid = os.getpid()
 
-    def _run(self, bus: CommandBus) -> None:
+    def _run(self, recorder: Recorder) -> None:
         while True:
             first = self._queue.get()
             if first is None:
@@ -260,7 +293,7 @@ class IngestQueue:
             batch, stopping = [first], False
             try:
                 batch, stopping = self._gather(first)
-                self._commit(bus, batch)
+                self._commit(recorder, batch)
                 self.services.catch_up_soon()
             except Exception as error:  # noqa: BLE001 - the writer must outlive whatever a batch meets
                 log.exception('the ingestion writer failed a batch')
@@ -285,21 +318,18 @@ class IngestQueue:
             size += len(pending.commands)
         return batch, False
 
-    def _commit(self, bus: CommandBus, batch: list[Pending]) -> None:
+    def _commit(self, recorder: Recorder, batch: list[Pending]) -> None:
         """One save for the whole batch. If it fails, each request is tried on
         its own, so one bad request fails alone and the others are recorded."""
-        store = bus.app
         try:
-            store.sync()
-            bus.handle(IngestEvents([c for pending in batch for c in pending.commands]))
+            recorder.record([c for pending in batch for c in pending.commands])
         except Exception as error:  # noqa: BLE001 - handed to the waiting request(s)
-            store.forget()
             if len(batch) == 1:
                 log.warning('recording %d ingested event(s) failed: %r', len(batch[0].commands), error)
                 batch[0].finish(error)
                 return
             for pending in batch:
-                self._commit(bus, [pending])
+                self._commit(recorder, [pending])
             return
         self.batches += 1
         for pending in batch:

@@ -19,6 +19,7 @@ import falcon
 from eventsourcing.persistence import OperationalError
 
 from sentrail.commands.ingest import Grouping, IngestEvent
+from sentrail.commands.ingest_floor import FloorRecorder
 from sentrail.domain.errors import Conflict
 from sentrail.domain.ingest_normalize import normalize_event
 from sentrail.domain.ingest_payload import (PayloadError, PayloadTooLarge, decode_body, parse_envelope,
@@ -195,5 +196,13 @@ def routes(services: Services) -> list[tuple[str, Resource]]:
         ('/api/store/', StoreResource(services, keys, queue)),
     ]
     if services.config.bench_endpoints:
-        found.append(('/api/{project_id}/envelope-parse/', EnvelopeParseResource(services)))
+        floor = IngestQueue(services, recorder=floor_recorder)
+        found += [('/api/{project_id}/envelope-parse/', EnvelopeParseResource(services)),
+                  ('/api/{project_id}/envelope-floor/', EnvelopeResource(services, keys, floor))]
     return found
+
+
+def floor_recorder(services: Services) -> FloorRecorder:
+    """Benchmark yardstick (SENTRAIL_BENCH_ENDPOINTS=1 only): the envelope
+    endpoint itself, recording each event as one scratch row (commands.ingest_floor)."""
+    return FloorRecorder(services.app.recorder.datastore.engine, services.write_turn.held)
