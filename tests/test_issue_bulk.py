@@ -200,6 +200,12 @@ def test_every_other_field_and_validation(client, services, install):
              {'statusDetails': [{'ignoreWindow': ['Ensure this value is less than or equal to 10080.']}]}),
             ({'status': 'ignored', 'statusDetails': {'ignoreCount': -1}},
              {'statusDetails': [{'ignoreCount': ['Ensure this value is greater than or equal to 0.']}]}),
+            ({'status': 'ignored', 'ignoreDuration': 2 ** 31},
+             {'ignoreDuration': ['Ensure this value is less than or equal to 2147483647.']}),
+            ({'status': 'ignored', 'snoozeDuration': 2 ** 40},
+             {'snoozeDuration': ['Ensure this value is less than or equal to 2147483647.']}),
+            ({'status': 'ignored', 'statusDetails': {'ignoreUserCount': 2 ** 31}},
+             {'statusDetails': [{'ignoreUserCount': ['Ensure this value is less than or equal to 2147483647.']}]}),
             ({'status': 'resolved', 'statusDetails': 'soon'}, {'statusDetails': ['Invalid data']}),
             ({'merge': 'yes'}, {'merge': ["'yes' value must be either True or False."]}),
             ({'discard': True}, {'detail': ['You do not have that feature enabled']})):

@@ -113,6 +113,28 @@ def test_ignore_lapses_by_time(client, services, install, monkeypatch):
     assert [(a['type'], a['user']) for a in activity[:2]] == [('set_unresolved', None), ('set_ignored', None)]
 
 
+def test_the_longest_ignore_ends_on_a_date(client, services, install):
+    """The largest duration the validator takes (2^31 - 1 minutes, ~4,000 years)
+    still ends on a date the issue, its activity and the PUT's answer can show."""
+    key = basic(install.api_key)
+    number = one_issue(client, services, key)
+    answer = put(client, key, {'status': 'ignored', 'ignoreDuration': 2 ** 31 - 1}, id=number)
+    assert answer.status_code == 200, answer.text
+    until = answer.json['statusDetails']['ignoreUntil']
+    assert until.startswith('6') and until.endswith('Z')
+    shown = issue(client, key, number)
+    assert (shown['status'], shown['statusDetails']['ignoreUntil']) == ('ignored', until)
+    activity = client.simulate_get(f'/api/0/issues/{number}/activity/', headers=key)
+    assert activity.status_code == 200 and activity.json['activity'][0]['data']['ignoreUntil'] == until
+
+
+def test_dates_beyond_the_calendar_show_as_its_edges():
+    from sentrail.http.serializers.dates import iso
+    assert iso(1_732_712_345_123) == '2024-11-27T12:59:05.123Z'
+    assert iso(-62_135_596_800_000) == '0001-01-01T00:00:00.000Z'
+    assert iso(10 ** 30) == '9999-12-31T23:59:59.999Z' and iso(-10 ** 30) == '0001-01-01T00:00:00.000Z'
+
+
 def test_ignore_lapses_by_count_and_users(client, services, install):
     key, owner = basic(install.api_key), bearer(install.auth_token)
     number = one_issue(client, services, key)

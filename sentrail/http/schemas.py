@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sentrail.domain.group import ignore_maximum
 from sentrail.domain.repository import PROVIDERS
 from sentrail.domain.roles import ROLE_ORDER, SCOPES
 
@@ -335,11 +336,17 @@ SCHEMAS['RepositoryCreate'] = body({'name': text(200, 1), 'provider': {'enum': l
 SCHEMAS['Envelope'] = {'type': 'string', 'description': 'A Sentry envelope: a JSON header line, then items, '
                                                          'each a JSON item header line and its payload.'}
 IGNORE_FIELDS = ('ignoreDuration', 'ignoreCount', 'ignoreWindow', 'ignoreUserCount', 'ignoreUserWindow')
+
+
+def ignore_condition(name: str) -> dict:
+    return {'type': 'integer', 'minimum': 0, 'maximum': ignore_maximum(name)}
+
+
 SCHEMAS['IssueUpdate'] = body({
     'status': {'enum': ['resolved', 'unresolved', 'ignored', 'resolvedInNextRelease', 'muted']},
     'statusDetails': body({'inNextRelease': BOOLEAN_INPUT, 'inRelease': text(200),
-                           **{name: {'type': 'integer', 'minimum': 0} for name in IGNORE_FIELDS}}),
-    **{name: {'type': 'integer', 'minimum': 0} for name in (*IGNORE_FIELDS, 'snoozeDuration')},
+                           **{name: ignore_condition(name) for name in IGNORE_FIELDS}}),
+    **{name: ignore_condition(name) for name in (*IGNORE_FIELDS, 'snoozeDuration')},
     'assignedTo': {'anyOf': [STR, INT, NULL], 'description': 'A user id, username or email; null unassigns.'},
     **{name: BOOLEAN_INPUT for name in ('hasSeen', 'isBookmarked', 'isSubscribed', 'isPublic', 'merge')},
 })

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.sql import ColumnElement
 
 from sentrail.commands.issues import MAX_BULK, NO_RELEASE, UNKNOWN_RELEASE, DeleteIssues, UpdateIssues
+from sentrail.domain.group import ignore_maximum
 from sentrail.domain.roles import ROLES
 from sentrail.domain.sequence import public_number
 from sentrail.http.auth import Access, Auth
@@ -73,7 +74,6 @@ EVENT_ID_LENGTH = 32
 OLD_STATUSES = ('resolved', 'unresolved', 'ignored', 'muted')
 STATUS_INPUTS = ('resolved', 'unresolved', 'ignored', 'resolvedInNextRelease', 'muted')
 SNOOZE_FIELDS = ('ignoreDuration', 'ignoreCount', 'ignoreWindow', 'ignoreUserCount', 'ignoreUserWindow')
-MAX_WINDOW = 7 * 24 * 60  # minutes, as Sentry's ignore windows are
 FLAG_FIELDS = {'hasSeen': 'seen', 'isBookmarked': 'bookmarked', 'isSubscribed': 'subscribed',
                'isPublic': 'is_public', 'merge': 'merge'}
 
@@ -346,8 +346,7 @@ def nested(check: Callable[..., Any], name: str, value: Any, *args: Any) -> Any:
 
 
 def snooze_value(name: str, value: Any) -> int:
-    maximum = MAX_WINDOW if name in ('ignoreWindow', 'ignoreUserWindow') else None
-    return fields.integer(name, value, minimum=0, maximum=maximum)
+    return fields.integer(name, value, minimum=0, maximum=ignore_maximum(name))
 
 
 def parse_snooze(body: dict, details: dict) -> dict:
