@@ -3,6 +3,7 @@ accepts and trims, a 200), never a 500, and a refused one stores nothing."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import zlib
 
@@ -167,11 +168,14 @@ def test_wrong_types_are_accepted_and_trimmed_like_sentry(client, services, inst
               'environment', 'server_name', 'transaction', 'culprit', 'exception', 'stacktrace', 'threads',
               'request', 'user', 'breadcrumbs', 'contexts', 'sdk', 'extra', 'modules', 'fingerprint', 'checksum',
               'tags', 'sentry.interfaces.Message', 'sentry.interfaces.Exception', 'sentry.interfaces.Http']
-    values = [None, True, -1, 1e308, 'text', [], {}, [[None]], {'values': 5}, {'': {'': []}}, [{'frames': 'x'}]]
+    values = [None, True, -1, 1e308, 10 ** 30, 'text', [], {}, [[None]], {'values': 5}, {'': {'': []}},
+              [{'frames': 'x'}]]
     head = services.app.recorder.max_notification_id()
-    bodies = [orjson.dumps({field: value}) for field in fields for value in values]
+    bodies = [json.dumps({field: value}).encode() for field in fields for value in values]  # 10^30: no orjson
     bodies += [
         orjson.dumps({'exception': {'values': [{'type': 1, 'value': [], 'stacktrace': {'frames': [1, None, 'x']}}]}}),
+        json.dumps({'exception': {'values': [{'type': 'E', 'stacktrace': {'frames': [
+            {'function': 'f', 'lineno': 10 ** 30, 'colno': 1e300}]}}]}}).encode(),
         orjson.dumps({'tags': [[1, 2], ['a'], 'x', None, ['k', 'v', 'w']], 'user': {'id': {}, 'ip_address': 5}}),
         b'{"message": "first", "message": "second", "level": "info", "level": 40}',  # duplicate keys
         orjson.dumps({'message': 'y' * 500_000, 'extra': {'big': 'z' * 400_000}}),

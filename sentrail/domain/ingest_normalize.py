@@ -179,16 +179,21 @@ def _number_text(value: int | float) -> str:
     return str(value)
 
 
+def _storable(number: int) -> bool:
+    """Whether the event store's JSON encoder can write it (64 bits, signed or not)."""
+    return -(2 ** 63) <= number < 2 ** 64
+
+
 def _int(value: Any, ctx: _Context, name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
         ctx.invalid(name)
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and _storable(value):
+        return value
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value.strip()[:18])
     ctx.invalid(name)
@@ -315,7 +320,7 @@ def _trim_json(value: Any, ctx: _Context, depth: int) -> Any:
     if isinstance(value, str):
         return ctx.trim(value)
     if isinstance(value, int):
-        return value if -(2 ** 63) <= value < 2 ** 64 else str(value)
+        return value if _storable(value) else str(value)
     if isinstance(value, float):
         return value if value == value and abs(value) != float('inf') else None
     if isinstance(value, (dict, list, tuple)) and depth <= 0:
