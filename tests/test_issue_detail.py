@@ -128,6 +128,14 @@ def test_the_longest_ignore_ends_on_a_date(client, services, install):
     assert activity.status_code == 200 and activity.json['activity'][0]['data']['ignoreUntil'] == until
 
 
+def test_numbers_past_any_id_name_no_issue(client, services, install):
+    key = basic(install.api_key)
+    one_issue(client, services, key)
+    for number in ('9' * 5000, '2147483648', '0' * 40 + '9' * 11):
+        for path in (f'/api/0/issues/{number}/', f'/api/0/issues/{number}/events/latest/'):
+            assert client.simulate_get(path, headers=key).status_code == 404, path
+
+
 def test_dates_beyond_the_calendar_show_as_its_edges():
     from sentrail.http.serializers.dates import iso
     assert iso(1_732_712_345_123) == '2024-11-27T12:59:05.123Z'

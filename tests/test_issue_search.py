@@ -111,6 +111,9 @@ def test_every_query_term(client, services, install):
         'timesSeen:<=12': [c, b, a], 'Disk': [c], '"full on /var"': [c], 'keyerror': [b], 'checkout': [a],
         'cron': [c], 'bad input': [a], 'is:unresolved checkout': [a], 'level:error is:resolved': [],
         'is: unresolved': [b, a], 'assigned: me': [a], 'assigned:2678891633779': [], 'assigned:\u00b2': [],
+        # Past what a 64-bit column holds: compared as its end, so nothing has more.
+        f'timesSeen:>{"9" * 30}': [], f'timesSeen:<{"9" * 1000}': [c, b, a], f'timesSeen:{"0" * 40}5': [a],
+        f'firstSeen:>{"9" * 25}': [], f'lastSeen:<{"9" * 25}.5': [c, b, a],
     }
     for query, expected in expectations.items():
         assert search(client, owner, query) == expected, query

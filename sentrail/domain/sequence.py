@@ -13,7 +13,10 @@ MAX_NUMBER = 2 ** 31 - 1  # public ids are 32-bit integers in the read models, a
 def public_number(text: str) -> int | None:
     """The public id a text names, or None when it cannot name one (not ASCII
     digits, or past any number a sequence hands out)."""
-    return int(text) if text.isascii() and text.isdigit() and int(text) <= MAX_NUMBER else None
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip('0') or '0'
+    return int(digits) if len(digits) <= len(str(MAX_NUMBER)) and int(digits) <= MAX_NUMBER else None
 
 
 class Sequence(Aggregate):

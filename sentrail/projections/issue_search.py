@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from datetime import datetime, timezone
 from typing import Any
 
@@ -42,6 +43,9 @@ USER_TAG_PREFIXES = {'user.id': 'id', 'user.email': 'email', 'user.username': 'u
 UNITS = {'m': 60_000, 'h': 3_600_000, 'd': 86_400_000, 'w': 604_800_000}
 EXACT_WINDOW = (5 * 60_000, 6 * 60_000)  # a bare date-time matches 5 minutes before to 6 after
 NUMBER = re.compile(r'^(>=|<=|>|<|=)?(\d+)$')
+# Counts and times are 64-bit columns: a value past them compares as their end
+# does (no row holds more), instead of failing in the database.
+BIGINT_MAX = 2 ** 63 - 1
 COMPARISON = re.compile(r'^(>=|<=|>|<|=)(.+)$')
 
 
@@ -261,7 +265,12 @@ def number_condition(column: Any, value: str) -> ColumnElement[bool]:
     match = NUMBER.match(value)
     if match is None:
         raise InvalidQuery(f'Invalid format for numeric search: {value}')
-    return compare(column, match.group(1) or '=', int(match.group(2)))
+    digits = match.group(2).lstrip('0') or '0'
+    return compare(column, match.group(1) or '=', bounded(int(digits)) if len(digits) <= 19 else BIGINT_MAX)
+
+
+def bounded(value: int) -> int:
+    return max(-BIGINT_MAX, min(value, BIGINT_MAX))
 
 
 def compare(column: Any, operator: str, value: int) -> ColumnElement[bool]:
@@ -293,8 +302,8 @@ def moment_range(text: str, invalid: InvalidQuery) -> tuple[int, int]:
     text = text.rstrip('Z')
     try:
         if re.fullmatch(r'\d+(\.\d+)?', text):
-            moment = int(float(text) * 1000)
-            return moment - EXACT_WINDOW[0], moment + EXACT_WINDOW[1]
+            moment = bounded(int(Decimal(text) * 1000))
+            return bounded(moment - EXACT_WINDOW[0]), bounded(moment + EXACT_WINDOW[1])
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise invalid from None
