@@ -182,6 +182,8 @@ def test_project_settings_by_a_writer(client, services, install):
         ({'slug': 'taken'}, 'slug'), ({'slug': 'Bad Slug'}, 'slug'), ({'name': ''}, 'name'),
         ({'team': 'nope'}, 'team'), ({'options': {'sentry:nope': 1}}, 'options'),
         ({'options': {'sentry:scrub_data': 'maybe'}}, 'options'), ({'options': ['x']}, 'options'),
+        ({'options': {'sentry:resolve_age': '721'}}, 'options'),
+        ({'options': {'sentry:resolve_age': '9' * 5000}}, 'options'),
         ({'isBookmarked': 'perhaps'}, 'isBookmarked'), ({'platform': 5}, 'platform'),
     ):
         refused = client.simulate_put('/api/0/projects/acme/web-app/', json=body, headers=owner)
