@@ -104,3 +104,29 @@ def test_merged_events_move_to_the_parent(client, services, install):
     before = client.simulate_get(f'/api/0/issues/{b}/events/', headers=key).json
     services.runner.rebuild(['events'])
     assert client.simulate_get(f'/api/0/issues/{b}/events/', headers=key).json == before
+
+
+def test_a_deleted_parent_takes_the_merged_fingerprints_with_it(client, services, install):
+    """As Sentry deletes a group's hashes with it: after the parent of a merge
+    is deleted, each fingerprint that was merged into it opens an issue of its
+    own, and each keeps getting its own events (again after a second deletion)."""
+    key = basic(install.api_key)
+    three(services)
+    b, a, c = search(client, key, '')
+    put(client, key, {'merge': True}, id=[a, b, c])
+    assert client.simulate_delete(f'/api/0/issues/{b}/', headers=key).status_code in (202, 204)
+    assert search(client, key, '') == []
+    for kind in ('AError', 'BError', 'CError', 'AError'):
+        ingest(services, error(kind, timestamp=NOW))
+    listed = client.simulate_get(LIST, params={'query': ''}, headers=key).json
+    assert sorted((i['title'], i['count']) for i in listed) == [
+        ('AError: bad input', '2'), ('BError: bad input', '1'), ('CError: bad input', '1')]
+    assert not {i['id'] for i in listed} & {a, b, c}
+    replaced_a = next(i['id'] for i in listed if i['title'].startswith('AError'))
+    assert client.simulate_delete(f'/api/0/issues/{replaced_a}/', headers=key).status_code in (202, 204)
+    ingest(services, error('AError', timestamp=NOW))
+    ingest(services, error('CError', timestamp=NOW))
+    again = client.simulate_get(LIST, params={'query': ''}, headers=key).json
+    assert sorted((i['title'], i['count']) for i in again) == [
+        ('AError: bad input', '1'), ('BError: bad input', '1'), ('CError: bad input', '2')]
+    assert replaced_a not in {i['id'] for i in again}

@@ -104,18 +104,33 @@ class Batch:
             sequence = self.sequences[kind] = found if isinstance(found, Sequence) else Sequence(kind)
         return sequence.allocate()
 
-    def find_group(self, project_id: UUID, hashes: list[str]) -> Group | None:
-        """The issue the first known hash points at, following merges and deletions.
-        A deleted issue without a successor is returned as is; the caller replaces it."""
+    def find_group(self, project_id: UUID, hashes: list[str]) -> list[Group]:
+        """The issues the first known hash leads through: the one it names, then
+        those merges and replacements forwarded it to (none if no hash is known).
+        The last is the event's issue, unless deleted: then the caller replaces it."""
         for hash in hashes:
             group = self.find(group_id(project_id, hash))
             if isinstance(group, Group):
-                for _ in range(MAX_FORWARDS):
-                    if group.forward_to is None:
-                        break
+                chain = [group]
+                while group.forward_to is not None and len(chain) <= MAX_FORWARDS:
+                    if group.deleted and group.hash != hash:
+                        break  # its replacement is its own hash's; the hashes merged into it went with it
                     group = self.find(group.forward_to)
-                return group
-        return None
+                    chain.append(group)
+                return chain
+        return []
+
+    def replace(self, chain: list[Group], meta: dict) -> Group:
+        """A new issue for the hash whose issue was deleted. Sentry deletes a
+        group's hashes with it, so each hash merged into the deleted issue opens
+        an issue of its own: the issue the hash names (deleted itself, or merged
+        into the deleted one) now forwards to the new one, a generation past
+        every issue its hash has had (all of them on the chain)."""
+        named = chain[0]
+        generation = max(group.generation for group in chain if group.hash == named.hash) + 1
+        group = self.new_group(named.project_id, named.hash, generation, meta)
+        named.forward(group.id, group.number, meta)
+        return group
 
     def new_group(self, project_id: UUID, hash: str, generation: int, meta: dict) -> Group:
         group = Group(number=self.next_number('group'), short_id=self.next_number(f'group-short:{project_id}'),
@@ -163,14 +178,13 @@ class Batch:
         self.event_ids.add((cmd.project_id, event_id))
         hashes = grouping.hashes
         meta = cmd.actor.meta()
-        found = self.find_group(cmd.project_id, hashes)
-        if found is None:
+        chain = self.find_group(cmd.project_id, hashes)
+        if not chain:
             group = self.new_group(cmd.project_id, hashes[0], 0, meta)
-        elif found.deleted:
-            group = self.new_group(cmd.project_id, found.hash, found.generation + 1, meta)
-            found.forward(group.id, group.number, meta)
+        elif chain[-1].deleted:
+            group = self.replace(chain, meta)
         else:
-            group = found
+            group = chain[-1]
         release = self.release(cmd, meta)
         group.record_event(event_id, meta, at=int(cmd.data['received'] * 1000), release=release,
                            user=event_user(cmd.data))
