@@ -24,6 +24,9 @@ from sentrail.domain.identity import natural_id
 STATUSES = ('unresolved', 'resolved', 'ignored')
 # statusDetails keys of an ignore, as Sentry's activity records them.
 IGNORE_KEYS = ('ignoreCount', 'ignoreDuration', 'ignoreUntil', 'ignoreUserCount', 'ignoreUserWindow', 'ignoreWindow')
+MINUTE_MS = 60_000
+NOTE_REPEAT_MS = 3_600_000  # Sentry refuses the same note from the same user within an hour
+DUPLICATE_NOTE = 'You have already posted that comment.'
 # An ignore's conditions hold what Sentry's validator and columns do: windows of
 # at most a week (minutes), counts and durations (minutes) in 32-bit integers,
 # so an ignore's end is always a date.
@@ -34,10 +37,6 @@ MAX_IGNORE_NUMBER = 2 ** 31 - 1
 
 def ignore_maximum(name: str) -> int:
     return MAX_IGNORE_WINDOW if name in IGNORE_WINDOWS else MAX_IGNORE_NUMBER
-
-MINUTE_MS = 60_000
-NOTE_REPEAT_MS = 3_600_000  # Sentry refuses the same note from the same user within an hour
-DUPLICATE_NOTE = 'You have already posted that comment.'
 
 
 class Group(Entity):
