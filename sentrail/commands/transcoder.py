@@ -22,6 +22,7 @@ SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _tag(value: Any) -> Any:
+    """Scalars are passed over without a call, as in _untag."""
     if isinstance(value, UUID):
         return {TYPE: 'uuid_hex', DATA: value.hex}
     if isinstance(value, datetime):
@@ -29,9 +30,9 @@ def _tag(value: Any) -> Any:
     if isinstance(value, Decimal):
         return {TYPE: 'decimal_str', DATA: str(value)}
     if isinstance(value, dict):
-        return {k: _tag(v) for k, v in value.items()}
+        return {k: (v if type(v) in SCALARS else _tag(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_tag(v) for v in value]
+        return [v if type(v) in SCALARS else _tag(v) for v in value]
     return value
 
 
@@ -55,7 +56,7 @@ def _untag(value: Any) -> Any:
 
 class OrjsonTranscoder(Transcoder):
     def encode(self, obj: Any) -> bytes:
-        state = {k: (v if k in OPAQUE_KEYS else _tag(v)) for k, v in obj.items()}
+        state = {k: (v if k in OPAQUE_KEYS or type(v) in SCALARS else _tag(v)) for k, v in obj.items()}
         return orjson.dumps(state)
 
     def decode(self, data: bytes) -> Any:
