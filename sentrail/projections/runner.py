@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sentrail.ddl import create_tables
@@ -52,6 +52,21 @@ class ProjectionRunner:
         self.batch = batch
         self.turn = turn  # held around each transaction: the server's writers take turns (sentrail.services)
         self._topics = {p.name: p.topics() for p in self.projections.values()}
+        # Built once: a catch-up of a single write runs each of them, and building
+        # and keying a statement costs more than running it.
+        log = self.app.recorder.events_record_cls.__table__
+        self._head = select(func.max(log.c.id))
+        self._log = (select(log.c.id, log.c.originator_id, log.c.originator_version, log.c.topic, log.c.state)
+                     .where(log.c.id > bindparam('start'), log.c.id <= bindparam('stop'))
+                     .order_by(log.c.id).limit(bindparam('limit')))
+        self._log_of = self._log.where(log.c.topic.in_(bindparam('topics', expanding=True)))
+        self._positions = select(tracking.c.name, tracking.c.position)
+        self._locked = self._positions.where(tracking.c.name.in_(bindparam('names', expanding=True))).order_by(
+            tracking.c.name)
+        if engine.dialect.name == 'postgresql':  # on SQLite, BEGIN IMMEDIATE has locked the database
+            self._locked = self._locked.with_for_update()
+        self._advanced = (update(tracking).where(tracking.c.name == bindparam('projection'))
+                          .values(position=bindparam('reached')))
 
     def create_tables(self) -> None:
         create_tables(lambda: metadata.create_all(self.engine, checkfirst=True))
@@ -63,22 +78,22 @@ class ProjectionRunner:
     def read(self, start: int, limit: int, stop: int, topics: list[str]) -> list[Notification]:
         """The log after `start`, in order: the recorder's table read with Core,
         which is several times faster than the library's ORM query."""
-        table = self.app.recorder.events_record_cls.__table__
-        query = (select(table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
-                 .where(table.c.id > start, table.c.id <= stop).order_by(table.c.id).limit(limit))
+        params = {'start': start, 'stop': stop, 'limit': limit}
+        query = self._log
         if topics:
-            query = query.where(table.c.topic.in_(topics))
+            query, params['topics'] = self._log_of, topics
         with self.app.recorder.datastore.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(query, params).all()
         return [Notification(id=row[0], originator_id=row[1], originator_version=row[2], topic=row[3],
                              state=bytes(row[4])) for row in rows]
 
     def head(self) -> int:
-        return self.app.recorder.max_notification_id() or 0
+        with self.app.recorder.datastore.engine.connect() as conn:
+            return conn.execute(self._head).scalar() or 0
 
     def positions(self) -> dict[str, int]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(tracking.c.name, tracking.c.position)).all()
+            rows = conn.execute(self._positions).all()
         return {name: position for name, position in rows}
 
     def status(self) -> list[Status]:
@@ -128,9 +143,9 @@ class ProjectionRunner:
                     decoded = self._decoded(reached, batch, target, topics)
                 for fold in folds.values():
                     fold.finish()
-                for name in names:
-                    if reached > positions[name]:
-                        conn.execute(update(tracking).where(tracking.c.name == name).values(position=reached))
+                moved = [{'projection': name, 'reached': reached} for name in names if reached > positions[name]]
+                if moved:
+                    conn.execute(self._advanced, moved)
             if progress:
                 for name in names:
                     progress(name, reached, target)
@@ -159,11 +174,7 @@ class ProjectionRunner:
         return [(to_domain_event(n), n.id) for n in self.read(start, limit, stop, topics)]
 
     def _lock(self, conn: Connection, names: list[str]) -> dict[str, int]:
-        query = (select(tracking.c.name, tracking.c.position).where(tracking.c.name.in_(names))
-                 .order_by(tracking.c.name))
-        if conn.dialect.name == 'postgresql':
-            query = query.with_for_update()
-        return {name: position for name, position in conn.execute(query).all()}
+        return {name: position for name, position in conn.execute(self._locked, {'names': names}).all()}
 
     def position_at(self, moment: datetime) -> int:
         """The last notification recorded at or before `moment` (0 if none)."""
