@@ -179,12 +179,9 @@ def _number_text(value: int | float) -> str:
     return str(value)
 
 
-_STORABLE_END = 2 ** 64
-
-
 def _storable(number: int) -> bool:
     """Whether the event store's JSON encoder can write it (64 bits, signed or not)."""
-    return -(2 ** 63) <= number < _STORABLE_END
+    return -(2 ** 63) <= number < 2 ** 64
 
 
 def _int(value: Any, ctx: _Context, name: str) -> int | None:
@@ -587,43 +584,32 @@ def _frames_omitted(value: Any) -> list[int] | None:
 
 
 def _frame(value: Any, ctx: _Context, name: str) -> dict | None:
-    """Keep a frame's known keys; only keys with a value are emitted. Values
-    of the expected type take a short path (a frame is the bulk of an event);
-    the rest go through the general checks, which name the field in errors."""
+    """Keep a frame's known keys; only keys with a value are emitted."""
     if not isinstance(value, dict):
         ctx.invalid(name)
         return None
     frame: dict[str, Any] = {}
     for key in _FRAME_STRINGS:
         raw = value.get(key)
-        if raw is None:
-            continue
-        text = ctx.trim(raw) if type(raw) is str else _frame_string(raw, ctx, f'{name}.{key}')
-        if text:
-            frame[key] = text
+        if raw is not None:  # most frames have a few of these: no error name made for the rest
+            text = _frame_string(raw, ctx, f'{name}.{key}')
+            if text is not None:
+                frame[key] = text
     if 'filename' not in frame and 'abs_path' in frame:
         frame['filename'] = frame['abs_path']
     elif 'abs_path' not in frame and 'filename' in frame:
         frame['abs_path'] = frame['filename']
     for key in ('lineno', 'colno'):
-        number = value.get(key)
-        if number is None:
-            continue
-        if type(number) is not int or not 0 <= number < _STORABLE_END:
-            number = _int(number, ctx, f'{name}.{key}')
+        number = _int(value.get(key), ctx, f'{name}.{key}')
         if number is not None and number >= 0:
             frame[key] = number
     for key in ('pre_context', 'post_context'):
-        lines = value.get(key)
+        lines = _context_lines(value.get(key), ctx, f'{name}.{key}', keep_tail=key == 'pre_context')
         if lines is not None:
-            lines = _context_lines(lines, ctx, f'{name}.{key}', keep_tail=key == 'pre_context')
-            if lines is not None:
-                frame[key] = lines
-    in_app = value.get('in_app')
+            frame[key] = lines
+    in_app = _bool(value.get('in_app'), ctx, f'{name}.in_app')
     if in_app is not None:
-        in_app = _bool(in_app, ctx, f'{name}.in_app')
-        if in_app is not None:
-            frame['in_app'] = in_app
+        frame['in_app'] = in_app
     frame_vars = value.get('vars')
     if frame_vars is not None:
         if isinstance(frame_vars, (dict, list)):
