@@ -7,6 +7,7 @@ from eventsourcing.domain import Aggregate, event
 
 from sentrail.domain.entity import Entity
 from sentrail.domain.errors import Invalid
+from sentrail.domain.numbers import capped_number
 
 DEFAULT_OPTIONS = {
     'sentry:origins': ['*'],
@@ -109,8 +110,8 @@ def _clean_option(key: str, value: object) -> object:
         if not isinstance(value, (bool, int)) or value not in (True, False, 0, 1):
             raise Invalid(f"'{value}' value must be either True or False.", field='options')
         return bool(value)
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value.lstrip('0')) <= 3:
-        value = int(value)  # longer is past 720 (and past what int() takes, at thousands of digits)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = capped_number(value, 720)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 720:
         raise Invalid('sentry:resolve_age must be a whole number of hours between 0 and 720.',
                       field='options')

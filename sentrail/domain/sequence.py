@@ -6,6 +6,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from sentrail.domain.identity import natural_id
+from sentrail.domain.numbers import capped_number
 
 MAX_NUMBER = 2 ** 31 - 1  # public ids are 32-bit integers in the read models, as in Sentry
 
@@ -15,8 +16,8 @@ def public_number(text: str) -> int | None:
     digits, or past any number a sequence hands out)."""
     if not (text.isascii() and text.isdigit()):
         return None
-    digits = text.lstrip('0') or '0'
-    return int(digits) if len(digits) <= len(str(MAX_NUMBER)) and int(digits) <= MAX_NUMBER else None
+    number = capped_number(text, MAX_NUMBER)
+    return number if number <= MAX_NUMBER else None
 
 
 class Sequence(Aggregate):

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 
+from sentrail.domain.numbers import capped_number
 from sentrail.domain.sequence import public_number
 from sentrail.projections.accounts import users
 from sentrail.projections.issues import USERS_KEY, group_users, groups
@@ -265,8 +266,7 @@ def number_condition(column: Any, value: str) -> ColumnElement[bool]:
     match = NUMBER.match(value)
     if match is None:
         raise InvalidQuery(f'Invalid format for numeric search: {value}')
-    digits = match.group(2).lstrip('0') or '0'
-    return compare(column, match.group(1) or '=', bounded(int(digits)) if len(digits) <= 19 else BIGINT_MAX)
+    return compare(column, match.group(1) or '=', bounded(capped_number(match.group(2), BIGINT_MAX)))
 
 
 def bounded(value: int) -> int:
